@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "plugin/app.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+
+#include "common/diag.h"
+#include "plugin/handlers.h"
+#include "plugin/readlogs.h"
+#include "plugin/request.h"
+#include "plugin/server.h"
+#include "store/writer.h"
+
+/* One read takes up to this much from a FIFO: the pipe's full size. */
+#define READ_BUF_SIZE (1024 * 1024)
+
+/* Runs on the writer thread: only wake the loop. */
+static void on_writer_notify(void *arg)
+{
+	struct app *a = arg;
+
+	event_active(a->notify_ev, EV_READ, 0);
+}
+
+/* On the loop, after the writer made progress. */
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct app *a = arg;
+	struct app_stream *as;
+
+	(void)fd;
+	(void)what;
+	for (as = a->streams; as != NULL; as = as->next)
+		stream_kick(as->stream);
+	readlogs_poke_all(a);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct app *a = arg;
+
+	(void)what;
+	diag(DIAG_INFO, "%s: writing out what was read, then exiting",
+	     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	a->stopping = true;
+	event_base_loopbreak(a->base);
+}
+
+struct stream *app_find_stream(struct app *a, const char *path)
+{
+	struct app_stream *as;
+
+	for (as = a->streams; as != NULL; as = as->next) {
+		if (!stream_is_ended(as->stream) &&
+		    strcmp(stream_path(as->stream), path) == 0)
+			return as->stream;
+	}
+	return NULL;
+}
+
+bool app_container_is_logging(struct app *a, const char *container_id)
+{
+	struct app_stream *as;
+
+	for (as = a->streams; as != NULL; as = as->next) {
+		if (!stream_is_ended(as->stream) &&
+		    strcmp(stream_container_id(as->stream), container_id) == 0)
+			return true;
+	}
+	return false;
+}
+
+void app_add_stream(struct app *a, struct stream *s)
+{
+	struct app_stream *as = calloc(1, sizeof(*as));
+
+	if (as == NULL) {
+		/* Cannot track it: stop reading rather than leak it. */
+		stream_free(s);
+		return;
+	}
+	as->stream = s;
+	as->next = a->streams;
+	a->streams = as;
+}
+
+static void log_stream_end(const struct stream *s)
+{
+	struct stream_stats st;
+
+	stream_get_stats(s, &st);
+	diag(DIAG_INFO,
+	     "container %.12s: stream %s ended: %llu lines, %llu dropped "
+	     "(writer queue full), %llu malformed frames",
+	     stream_container_id(s), stream_path(s),
+	     (unsigned long long)st.queued_lines,
+	     (unsigned long long)st.dropped_lines,
+	     (unsigned long long)st.bad_frames);
+}
+
+void app_stream_ended(void *arg, struct stream *s)
+{
+	struct app *a = arg;
+	struct app_stream **pp;
+	char id[65];
+
+	log_stream_end(s);
+	memcpy(id, stream_container_id(s), sizeof(id));
+	for (pp = &a->streams; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->stream == s) {
+			struct app_stream *as = *pp;
+
+			*pp = as->next;
+			free(as);
+			break;
+		}
+	}
+	/* Called last by the stream: it expects to be freed here. */
+	stream_free(s);
+	readlogs_stream_ended(a, id);
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == -1 && errno != EEXIST) {
+		int rc = -errno;
+
+		diag(DIAG_ERROR, "cannot create %s: %s", path, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+int app_new(const struct app_config *cfg, struct app **out)
+{
+	struct app *a;
+	int rc;
+
+	if (evthread_use_pthreads() == -1)
+		return -ENOMEM;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return -ENOMEM;
+	a->cfg = *cfg;
+	rc = make_dir(cfg->log_root, 0750);
+	if (rc != 0)
+		goto out;
+	a->rbuf.len = READ_BUF_SIZE;
+	a->rbuf.data = malloc(a->rbuf.len);
+	a->base = event_base_new();
+	if (a->rbuf.data == NULL || a->base == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	a->notify_ev = event_new(a->base, -1, 0, on_notify, a);
+	a->sigterm_ev = evsignal_new(a->base, SIGTERM, on_signal, a);
+	a->sigint_ev = evsignal_new(a->base, SIGINT, on_signal, a);
+	if (a->notify_ev == NULL || a->sigterm_ev == NULL ||
+	    a->sigint_ev == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	event_add(a->sigterm_ev, NULL);
+	event_add(a->sigint_ev, NULL);
+	/* A client that goes away mid-reply must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	rc = writer_new(cfg->log_root, cfg->queue_max, on_writer_notify, a,
+			&a->writer);
+	if (rc != 0) {
+		diag(DIAG_ERROR, "cannot start the writer thread: %s",
+		     strerror(-rc));
+		goto out;
+	}
+	/* Bodies up to REQUEST_BODY_MAX reach the parser, which refuses the
+	 * largest with a clear message; evhttp answers 413 past that. */
+	rc = server_listen(a->base, cfg->socket_path, REQUEST_BODY_MAX + 1024,
+			   handlers_dispatch, a, &a->http);
+	if (rc != 0)
+		goto out;
+	*out = a;
+	return 0;
+out:
+	app_free(a);
+	return rc;
+}
+
+/*
+ * Read what each FIFO holds right now, so lines dockerd already handed over
+ * are written before we exit; what it writes later waits in the pipe for the
+ * next start.
+ */
+static void drain_streams(struct app *a)
+{
+	struct app_stream *as;
+
+	for (as = a->streams; as != NULL; as = as->next)
+		stream_drain(as->stream);
+}
+
+int app_run(struct app *a)
+{
+	int rc;
+
+	diag(DIAG_INFO, "listening on %s, logs under %s", a->cfg.socket_path,
+	     a->cfg.log_root);
+	rc = event_base_dispatch(a->base);
+	if (rc == -1)
+		return -EIO;
+	evhttp_free(a->http);
+	a->http = NULL;
+	readlogs_close_all(a);
+	drain_streams(a);
+	return 0;
+}
+
+void app_free(struct app *a)
+{
+	struct app_stream *as;
+
+	if (a == NULL)
+		return;
+	if (a->http != NULL)
+		evhttp_free(a->http);
+	if (a->base != NULL)
+		readlogs_close_all(a);
+	while ((as = a->streams) != NULL) {
+		a->streams = as->next;
+		stream_free(as->stream);
+		free(as);
+	}
+	/* Writes out whatever the streams queued, then stops. */
+	writer_free(a->writer);
+	if (a->notify_ev != NULL)
+		event_free(a->notify_ev);
+	if (a->sigterm_ev != NULL)
+		event_free(a->sigterm_ev);
+	if (a->sigint_ev != NULL)
+		event_free(a->sigint_ev);
+	if (a->base != NULL)
+		event_base_free(a->base);
+	free(a->rbuf.data);
+	free(a);
+}

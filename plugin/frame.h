@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The decoder for what dockerd writes into a logging FIFO: frames of a
+ * big-endian uint32 length followed by that many bytes of LogEntry.
+ *
+ * The caller reads the FIFO into a buffer of its own (one large buffer can
+ * serve every stream) and feeds the bytes here.  Whole frames are decoded in
+ * place and handed to a callback; only the start of a frame cut by the end of
+ * a read is copied into the decoder, so an idle stream holds no buffer.
+ *
+ * A frame longer than the maximum, or one whose body is not a LogEntry, is
+ * counted as bad and the decoder resynchronises: it skips byte by byte until
+ * it finds a position where a plausible frame starts (a length within bounds
+ * and a body that decodes to a LogEntry with source stdout or stderr and a
+ * time), so one corrupt stream never stalls, and what was skipped is counted.
+ * The same resynchronisation is used after a re-attach, when the first bytes
+ * read may be the middle of a frame.
+ */
+#ifndef PLUGIN_FRAME_H
+#define PLUGIN_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/entry.h"
+
+/* dockerd's frames are at most about 16.5 KiB; 1 MiB leaves ample room. */
+#define FRAME_MAX_DEFAULT (1024 * 1024)
+
+/* A callback's answer: the entry was taken, or stop and give it again later. */
+#define FRAME_TAKEN 0
+#define FRAME_PAUSE 1
+
+/*
+ * Called once per decoded entry, in stream order.  Returns FRAME_TAKEN, or
+ * FRAME_PAUSE to stop delivery: the decoder then keeps this entry and every
+ * byte after it, and frame_decoder_resume() starts again with this entry.
+ */
+typedef int frame_entry_cb(void *arg, const struct log_entry *e);
+
+struct frame_stats {
+	uint64_t frames;	/* entries delivered */
+	uint64_t bad_frames;	/* malformed or oversized frames met */
+	uint64_t skipped_bytes; /* bytes thrown away while resynchronising */
+};
+
+struct frame_decoder;
+
+/* Returns a new decoder for frames of at most 'max_frame' body bytes, or NULL
+ * on ENOMEM.  Free with frame_decoder_free(). */
+struct frame_decoder *frame_decoder_new(size_t max_frame);
+
+/* Frees 'd' and whatever it buffers; accepts NULL. */
+void frame_decoder_free(struct frame_decoder *d);
+
+/*
+ * Feed 'n' bytes that follow everything fed before.  Whole frames go to 'cb';
+ * a trailing incomplete frame is copied inside the decoder.  Must not be
+ * called while paused.  Returns 0 when every whole frame was delivered,
+ * FRAME_PAUSE when 'cb' paused (the rest of 'data' is then kept), or -ENOMEM
+ * (nothing of 'data' is kept, and the loss is counted as skipped bytes).
+ */
+int frame_decoder_feed(struct frame_decoder *d, const uint8_t *data, size_t n,
+		       frame_entry_cb *cb, void *arg);
+
+/* Deliver what a pause kept.  Returns as frame_decoder_feed(). */
+int frame_decoder_resume(struct frame_decoder *d, frame_entry_cb *cb,
+			 void *arg);
+
+/* True between a FRAME_PAUSE and the resume that delivers everything kept. */
+bool frame_decoder_is_paused(const struct frame_decoder *d);
+
+/* Bytes held inside the decoder (an incomplete frame, or what a pause kept). */
+size_t frame_decoder_buffered(const struct frame_decoder *d);
+
+/*
+ * Start resynchronising: the next bytes fed may begin in the middle of a
+ * frame (a FIFO re-opened after a restart).
+ */
+void frame_decoder_resync(struct frame_decoder *d);
+
+/*
+ * At the end of the stream: count whatever incomplete frame is buffered as
+ * skipped and drop it.  Returns the number of bytes dropped.
+ */
+size_t frame_decoder_finish(struct frame_decoder *d);
+
+const struct frame_stats *frame_decoder_stats(const struct frame_decoder *d);
+
+#endif

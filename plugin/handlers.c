@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "plugin/handlers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "common/diag.h"
+#include "plugin/app.h"
+#include "plugin/readlogs.h"
+#include "plugin/request.h"
+#include "plugin/server.h"
+#include "plugin/stream.h"
+#include "store/writer.h"
+
+static void handle_activate(struct app *a, struct evhttp_request *req)
+{
+	(void)a;
+	server_reply_json(req, 200, "{\"Implements\":[\"LogDriver\"]}");
+}
+
+static void handle_capabilities(struct app *a, struct evhttp_request *req)
+{
+	(void)a;
+	/* Never an "Err" here: dockerd 28.0.2+ then ignores "Cap". */
+	server_reply_json(req, 200, "{\"Cap\":{\"ReadLogs\":true}}");
+}
+
+static void handle_start(struct app *a, struct evhttp_request *req)
+{
+	struct start_request sr;
+	struct stream_params p;
+	struct stream *s = NULL;
+	struct sink *sink = NULL;
+	char err[REQUEST_ERR_MAX + REQUEST_PATH_MAX] = "";
+	size_t len = 0;
+	char *body;
+	int rc;
+
+	body = server_body(req, &len);
+	if (body == NULL) {
+		server_reply_err(req, "StartLogging: out of memory");
+		return;
+	}
+	rc = request_parse_start(body, len, a->cfg.fifo_dir, &sr, err,
+				 sizeof(err));
+	free(body);
+	if (rc != 0) {
+		diag(DIAG_WARN, "%s", err);
+		server_reply_err(req, err);
+		return;
+	}
+	if (app_find_stream(a, sr.file) != NULL) {
+		snprintf(err, sizeof(err),
+			 "StartLogging: File %s is already being read",
+			 sr.file);
+		goto fail;
+	}
+	rc = writer_sink_get(a->writer, sr.info.container_id, &sink);
+	if (rc != 0) {
+		snprintf(err, sizeof(err), "StartLogging: out of memory");
+		goto fail;
+	}
+	memset(&p, 0, sizeof(p));
+	p.path = sr.file;
+	p.container_id = sr.info.container_id;
+	p.sink = sink; /* transferred to the stream, even on failure */
+	p.rbuf = &a->rbuf;
+	p.end_cb = app_stream_ended;
+	p.end_arg = a;
+	rc = stream_open(a->base, &p, &s, err, sizeof(err));
+	if (rc != 0)
+		goto fail;
+	app_add_stream(a, s);
+	diag(DIAG_INFO, "container %.12s: logging from %s",
+	     sr.info.container_id, sr.file);
+	request_start_release(&sr);
+	server_reply_err(req, "");
+	return;
+fail:
+	diag(DIAG_WARN, "%s", err);
+	request_start_release(&sr);
+	server_reply_err(req, err);
+}
+
+static void handle_stop(struct app *a, struct evhttp_request *req)
+{
+	struct stop_request sr;
+	struct stream *s;
+	char err[REQUEST_ERR_MAX] = "";
+	size_t len = 0;
+	char *body;
+
+	/* Always success: on an error dockerd keeps the FIFO open forever
+	 * and the plugin can never be disabled (protocol notes 2.1). */
+	body = server_body(req, &len);
+	if (body == NULL)
+		goto out;
+	if (request_parse_stop(body, len, a->cfg.fifo_dir, &sr, err,
+			       sizeof(err)) != 0) {
+		diag(DIAG_WARN, "%s", err);
+		goto out;
+	}
+	s = app_find_stream(a, sr.file);
+	if (s != NULL)
+		stream_mark_stopping(s);
+	else
+		diag(DIAG_DEBUG, "StopLogging for %s, which is not read",
+		     sr.file);
+out:
+	free(body);
+	server_reply_err(req, "");
+}
+
+static void handle_read(struct app *a, struct evhttp_request *req)
+{
+	struct read_request rr;
+	char err[REQUEST_ERR_MAX] = "";
+	size_t len = 0;
+	char *body;
+	int rc;
+
+	body = server_body(req, &len);
+	if (body == NULL) {
+		server_reply_status(req, HTTP_INTERNAL,
+				    "ReadLogs: out of memory");
+		return;
+	}
+	rc = request_parse_read(body, len, &rr, err, sizeof(err));
+	free(body);
+	if (rc != 0) {
+		server_reply_status(req, HTTP_BADREQUEST, err);
+		return;
+	}
+	readlogs_start(a, req, &rr);
+}
+
+struct route {
+	const char *path;
+	void (*fn)(struct app *a, struct evhttp_request *req);
+};
+
+static const struct route routes[] = {
+	{"/Plugin.Activate", handle_activate},
+	{"/LogDriver.Capabilities", handle_capabilities},
+	{"/LogDriver.StartLogging", handle_start},
+	{"/LogDriver.StopLogging", handle_stop},
+	{"/LogDriver.ReadLogs", handle_read},
+};
+
+void handlers_dispatch(struct evhttp_request *req, void *arg)
+{
+	struct app *a = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	size_t i;
+
+	if (a->stopping) {
+		server_reply_status(req, HTTP_SERVUNAVAIL,
+				    "ratelog is shutting down");
+		return;
+	}
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(uri, routes[i].path) == 0) {
+			routes[i].fn(a, req);
+			return;
+		}
+	}
+	server_reply_status(req, HTTP_NOTFOUND, "no such endpoint");
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ratelog: the command line.  `ratelog serve` runs the Docker logging
+ * plugin; every flag can also come from the environment, so that
+ * `docker plugin set ratelog LOG_ROOT=...` changes it for the managed plugin.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/diag.h"
+#include "plugin/app.h"
+#include "store/writer.h"
+
+#define RATELOG_VERSION "0.1.0"
+
+static const char usage[] =
+	"usage: ratelog serve [options]\n"
+	"       ratelog version\n"
+	"\n"
+	"Options (each also read from the environment variable in brackets):\n"
+	"  --socket PATH     API socket [SOCKET]\n"
+	"                    (default /run/docker/plugins/ratelog.sock)\n"
+	"  --log-root DIR    logs go to DIR/<id>/<id>-json.log [LOG_ROOT]\n"
+	"                    (default /var/log/ratelog)\n"
+	"  --state-dir DIR   stream state [STATE_DIR] (default LOG_ROOT/.state)\n"
+	"  --fifo-dir DIR    where dockerd's FIFOs live [FIFO_DIR]\n"
+	"                    (default /run/docker/logging)\n"
+	"  --log-level L     error, warn, info or debug [LOG_LEVEL] (default "
+	"info)\n";
+
+struct option_def {
+	const char *flag;
+	const char *env;
+	const char **dst;
+};
+
+/* An empty environment value counts as unset: `docker plugin set X=`. */
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : fallback;
+}
+
+static int serve(int argc, char **argv)
+{
+	struct app_config cfg;
+	struct app *a = NULL;
+	const char *level = env_or("LOG_LEVEL", "info");
+	char *state_default = NULL;
+	enum diag_level lv;
+	int rc;
+	int i;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.socket_path = env_or("SOCKET", "/run/docker/plugins/ratelog.sock");
+	cfg.log_root = env_or("LOG_ROOT", "/var/log/ratelog");
+	cfg.state_dir = env_or("STATE_DIR", NULL);
+	cfg.fifo_dir = env_or("FIFO_DIR", "/run/docker/logging");
+	cfg.queue_max = WRITER_QUEUE_MAX_DEFAULT;
+
+	const struct option_def defs[] = {
+		{"--socket", "SOCKET", &cfg.socket_path},
+		{"--log-root", "LOG_ROOT", &cfg.log_root},
+		{"--state-dir", "STATE_DIR", &cfg.state_dir},
+		{"--fifo-dir", "FIFO_DIR", &cfg.fifo_dir},
+		{"--log-level", "LOG_LEVEL", &level},
+	};
+
+	for (i = 0; i < argc; i++) {
+		size_t d;
+
+		for (d = 0; d < sizeof(defs) / sizeof(defs[0]); d++) {
+			if (strcmp(argv[i], defs[d].flag) == 0)
+				break;
+		}
+		if (d == sizeof(defs) / sizeof(defs[0]) || i + 1 >= argc) {
+			fprintf(stderr, "ratelog: %s %s\n\n%s", argv[i],
+				d == sizeof(defs) / sizeof(defs[0])
+					? "is not an option"
+					: "needs a value",
+				usage);
+			return 2;
+		}
+		*defs[d].dst = argv[++i];
+	}
+	if (diag_parse_level(level, &lv) != 0) {
+		fprintf(stderr,
+			"ratelog: log level \"%s\" is not one of error, warn, "
+			"info, debug\n",
+			level);
+		return 2;
+	}
+	diag_set_level(lv);
+	if (cfg.state_dir == NULL) {
+		if (asprintf(&state_default, "%s/.state", cfg.log_root) < 0)
+			return 1;
+		cfg.state_dir = state_default;
+	}
+	rc = app_new(&cfg, &a);
+	if (rc == 0)
+		rc = app_run(a);
+	app_free(a);
+	free(state_default);
+	if (rc != 0) {
+		diag(DIAG_ERROR, "exiting: %s", strerror(-rc));
+		return 1;
+	}
+	diag(DIAG_INFO, "exited cleanly");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+		return serve(argc - 2, argv + 2);
+	if (argc >= 2 && (strcmp(argv[1], "version") == 0 ||
+			  strcmp(argv[1], "--version") == 0)) {
+		printf("ratelog %s\n", RATELOG_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && (strcmp(argv[1], "help") == 0 ||
+			  strcmp(argv[1], "--help") == 0)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	fputs(usage, stderr);
+	return 2;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP side of the plugin API: libevent's evhttp on a unix socket.  It
+ * binds safely (length-checked path, a stale socket from a crashed run
+ * replaced, never a non-socket file; mode 0600 since only dockerd, as root,
+ * talks to it), bounds headers and bodies, and has the reply helpers every
+ * handler uses.  It knows nothing about logging.
+ */
+#ifndef PLUGIN_SERVER_H
+#define PLUGIN_SERVER_H
+
+#include <stddef.h>
+
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+
+typedef void server_request_cb(struct evhttp_request *req, void *arg);
+
+/*
+ * Listen on the unix socket 'path' and call 'cb' for every request.  Stores
+ * the server in *out (free with evhttp_free()) and returns 0, or returns
+ * -errno after printing why.
+ */
+int server_listen(struct event_base *base, const char *path,
+		  size_t max_body, server_request_cb *cb, void *arg,
+		  struct evhttp **out);
+
+/* Reply 'code' with the JSON text 'json'. */
+void server_reply_json(struct evhttp_request *req, int code,
+		       const char *json);
+
+/*
+ * Reply 200 {"Err":"<msg>"}: dockerd shows msg to the user (msg "" means
+ * success).  The text is JSON-escaped here.
+ */
+void server_reply_err(struct evhttp_request *req, const char *msg);
+
+/* Reply 'code' with {"Err":"<msg>"}: for ReadLogs, where a 200 must carry
+ * frames only. */
+void server_reply_status(struct evhttp_request *req, int code,
+			 const char *msg);
+
+/*
+ * Copy the request body into a NUL-terminated string owned by the caller
+ * (free()), storing its length in *len.  Returns NULL on ENOMEM.
+ */
+char *server_body(struct evhttp_request *req, size_t *len);
+
+#endif

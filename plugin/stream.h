@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One logging stream: the FIFO dockerd named in a StartLogging, read on the
+ * event loop until EOF, its frames decoded and handed to the container's
+ * sink.
+ *
+ * Reading follows design.md, "Reading a FIFO cheaply": the pipe is grown to
+ * 1 MiB, reads go into one large buffer shared by every stream, every whole
+ * frame in it is decoded, and after a short read the stream waits a couple of
+ * milliseconds before it looks again, so a trickle of small writes costs one
+ * wake-up per batch instead of one per line.  An idle stream has no timer and
+ * no buffer.
+ *
+ * StopLogging does not close the stream: dockerd closes its end after our
+ * reply, and the stream reads until EOF, so no line written before the stop
+ * is lost.  At EOF the stream calls its end callback; the owner frees it.
+ */
+#ifndef PLUGIN_STREAM_H
+#define PLUGIN_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct sink;
+struct stream;
+
+/* The stream reached EOF and everything it read has been queued or counted.
+ * The callee may free the stream (with stream_free) from inside this call. */
+typedef void stream_end_cb(void *arg, struct stream *s);
+
+struct stream_stats {
+	uint64_t entries;	/* decoded entries */
+	uint64_t queued_lines;	/* handed to the sink */
+	uint64_t dropped_lines; /* refused by a full sink (drop policy) */
+	uint64_t dropped_bytes;
+	uint64_t bad_frames;	/* malformed frames met */
+	uint64_t skipped_bytes; /* bytes skipped while resynchronising */
+};
+
+/* Shared read buffer for every stream of one loop. */
+struct stream_readbuf {
+	uint8_t *data; /* owned by whoever set it up */
+	size_t len;
+};
+
+struct stream_params {
+	const char *path;	      /* the FIFO, already syntax-checked */
+	const char *container_id;     /* 64 hex digits */
+	struct sink *sink;	      /* takes this reference */
+	struct stream_readbuf *rbuf;  /* borrowed, outlives the stream */
+	bool block;		      /* pause reading when the sink is full */
+	bool resync;		      /* the first bytes may be mid-frame */
+	stream_end_cb *end_cb;
+	void *end_arg;
+};
+
+/*
+ * Open the FIFO at p->path for reading (never following a symlink, and
+ * refusing anything that is not a FIFO), grow its pipe, and start reading.
+ * On success stores the stream in *out and returns 0.  On failure returns
+ * -errno (-ELOOP for a symlink, -EINVAL for a non-FIFO), writes a sentence
+ * for the user into 'err' and releases p->sink.
+ */
+int stream_open(struct event_base *base, const struct stream_params *p,
+		struct stream **out, char *err, size_t err_len);
+
+/* StopLogging came: remember it (reading continues until EOF). */
+void stream_mark_stopping(struct stream *s);
+
+/*
+ * The sink has room again: a paused stream delivers what it kept and starts
+ * reading again.  Cheap for a stream that is not paused.
+ */
+void stream_kick(struct stream *s);
+
+/*
+ * Read whatever the FIFO holds now, without waiting for more, and queue it
+ * (shutdown).  Never calls the end callback; the caller frees the stream.
+ */
+void stream_drain(struct stream *s);
+
+/* Close the FIFO and free the stream at once (shutdown, or after end_cb).
+ * Accepts NULL. */
+void stream_free(struct stream *s);
+
+const char *stream_path(const struct stream *s);
+const char *stream_container_id(const struct stream *s);
+bool stream_is_paused(const struct stream *s);
+bool stream_is_ended(const struct stream *s);
+void stream_get_stats(const struct stream *s, struct stream_stats *out);
+
+#endif

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One writer thread for every sink.  The loop and the thread share one
+ * mutex, held only to append an encoded line or to swap a sink's pending
+ * buffer with the thread's out buffer: the write(2) itself runs unlocked, so
+ * a stalled disk never holds the loop.
+ */
+#include "store/writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/diag.h"
+#include "store/jsonline.h"
+
+/* A buffer bigger than this is freed once written, so idle sinks stay small. */
+#define KEEP_CAPACITY (256 * 1024)
+#define MIN_CAPACITY  (16 * 1024)
+/* At most one disk-error report per sink per minute. */
+#define ERROR_REPORT_NS (60LL * 1000000000)
+
+struct buf {
+	char *data; /* owned */
+	size_t len;
+	size_t cap;
+};
+
+struct sink {
+	struct writer *w; /* borrowed: the writer whose list holds the sink */
+	char id[65];
+	char *dir;  /* owned: "<root>/<id>" */
+	char *path; /* owned: "<dir>/<id>-json.log" */
+
+	/* Guarded by w->lock. */
+	int refs;		   /* loop-side references */
+	struct buf pending;	   /* appended by the loop, not yet taken */
+	bool queued;		   /* on w->dirty */
+	struct sink_progress prog; /* see writer.h */
+	struct sink *next;	   /* w->sinks */
+	struct sink *dirty_next;   /* w->dirty */
+
+	/* Writer thread only. */
+	struct buf out; /* the batch being written */
+	int fd;		/* the open log file, -1 when closed */
+	struct diag_limit err_limit;
+};
+
+struct writer {
+	char *root; /* owned */
+	size_t queue_max;
+	writer_notify_cb *notify;
+	void *notify_arg;
+
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;		   /* guarded by lock */
+	struct sink *sinks;	   /* guarded by lock: every live sink */
+	struct sink *dirty;	   /* guarded by lock: sinks with work, FIFO */
+	struct sink **dirty_tail;  /* guarded by lock */
+};
+
+static void buf_release(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+static int buf_reserve(struct buf *b, size_t more)
+{
+	size_t want = b->len + more;
+	size_t cap;
+	char *p;
+
+	if (want <= b->cap)
+		return 0;
+	cap = b->cap < MIN_CAPACITY ? MIN_CAPACITY : b->cap;
+	while (cap < want)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (p == NULL)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void sink_free(struct sink *s)
+{
+	if (s == NULL)
+		return;
+	if (s->fd != -1)
+		close(s->fd);
+	buf_release(&s->pending);
+	buf_release(&s->out);
+	free(s->dir);
+	free(s->path);
+	free(s);
+}
+
+/* Caller holds w->lock. */
+static void queue_dirty(struct writer *w, struct sink *s)
+{
+	if (s->queued)
+		return;
+	s->queued = true;
+	s->dirty_next = NULL;
+	*w->dirty_tail = s;
+	w->dirty_tail = &s->dirty_next;
+	pthread_cond_signal(&w->wake);
+}
+
+/* Caller holds w->lock. */
+static struct sink *pop_dirty(struct writer *w)
+{
+	struct sink *s = w->dirty;
+
+	if (s == NULL)
+		return NULL;
+	w->dirty = s->dirty_next;
+	if (w->dirty == NULL)
+		w->dirty_tail = &w->dirty;
+	s->queued = false;
+	s->dirty_next = NULL;
+	return s;
+}
+
+/* Caller holds w->lock. */
+static void unlink_sink(struct writer *w, struct sink *s)
+{
+	struct sink **pp;
+
+	for (pp = &w->sinks; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			return;
+		}
+	}
+}
+
+static uint64_t count_lines(const char *p, size_t n)
+{
+	uint64_t lines = 0;
+	const char *end = p + n;
+
+	while (p < end) {
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (p == NULL)
+			break;
+		lines++;
+		p++;
+	}
+	return lines;
+}
+
+static int open_file(struct sink *s)
+{
+	if (mkdir(s->dir, 0750) == -1 && errno != EEXIST)
+		return -errno;
+	s->fd = open(s->path,
+		     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		     0640);
+	if (s->fd == -1)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Write the whole batch.  Returns how many bytes reached the file; on a
+ * failure also reports it (rate-limited) and closes the file so the next
+ * batch starts from a fresh open (the directory may have been removed).
+ */
+static size_t write_batch(struct sink *s, const char *p, size_t n)
+{
+	size_t done = 0;
+	int rc = 0;
+
+	if (s->fd == -1) {
+		rc = open_file(s);
+		if (rc != 0)
+			goto out;
+	}
+	while (done < n) {
+		ssize_t k = write(s->fd, p + done, n - done);
+
+		if (k == -1) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto out;
+		}
+		done += (size_t)k;
+	}
+out:
+	if (rc != 0) {
+		if (diag_limit_allow(&s->err_limit, diag_now_mono(),
+				     ERROR_REPORT_NS))
+			diag(DIAG_ERROR,
+			     "container %.12s: cannot write %s: %s (%llu "
+			     "reports suppressed)",
+			     s->id, s->path, strerror(-rc),
+			     (unsigned long long)s->err_limit.suppressed);
+		if (s->fd != -1) {
+			close(s->fd);
+			s->fd = -1;
+		}
+	}
+	return done;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct sink *s;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct buf tmp;
+		size_t done;
+		bool last;
+
+		while (w->dirty == NULL && !w->stopping)
+			pthread_cond_wait(&w->wake, &w->lock);
+		s = pop_dirty(w);
+		if (s == NULL)
+			break; /* stopping, and nothing left to write */
+
+		tmp = s->out;
+		s->out = s->pending;
+		s->pending = tmp;
+		pthread_mutex_unlock(&w->lock);
+
+		done = 0;
+		if (s->out.len > 0)
+			done = write_batch(s, s->out.data, s->out.len);
+
+		pthread_mutex_lock(&w->lock);
+		s->prog.done_bytes += s->out.len;
+		if (done < s->out.len) {
+			s->prog.lost_bytes += s->out.len - done;
+			s->prog.lost_lines += count_lines(s->out.data + done,
+							  s->out.len - done);
+		}
+		s->out.len = 0;
+		if (s->out.cap > KEEP_CAPACITY)
+			buf_release(&s->out);
+		last = s->refs == 0 && s->pending.len == 0 && !s->queued;
+		if (last)
+			unlink_sink(w, s);
+		pthread_mutex_unlock(&w->lock);
+
+		if (last)
+			sink_free(s);
+		w->notify(w->notify_arg);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int writer_new(const char *log_root, size_t queue_max,
+	       writer_notify_cb *notify, void *notify_arg,
+	       struct writer **out)
+{
+	struct writer *w;
+	int rc;
+
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	w->root = strdup(log_root);
+	if (w->root == NULL) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->queue_max = queue_max;
+	w->notify = notify;
+	w->notify_arg = notify_arg;
+	w->dirty_tail = &w->dirty;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	rc = pthread_create(&w->thread, NULL, writer_main, w);
+	if (rc != 0) {
+		pthread_cond_destroy(&w->wake);
+		pthread_mutex_destroy(&w->lock);
+		free(w->root);
+		free(w);
+		return -rc;
+	}
+	*out = w;
+	return 0;
+}
+
+void writer_free(struct writer *w)
+{
+	struct sink *s;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+
+	/* Only sinks still referenced (a caller bug) can be left. */
+	while ((s = w->sinks) != NULL) {
+		diag(DIAG_WARN, "container %.12s: sink still in use at exit",
+		     s->id);
+		w->sinks = s->next;
+		sink_free(s);
+	}
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	free(w->root);
+	free(w);
+}
+
+static struct sink *sink_new(struct writer *w, const char *id)
+{
+	struct sink *s;
+	int n;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->w = w;
+	s->fd = -1;
+	memcpy(s->id, id, 64);
+	s->id[64] = '\0';
+	n = asprintf(&s->dir, "%s/%s", w->root, s->id);
+	if (n < 0) {
+		s->dir = NULL;
+		goto fail;
+	}
+	n = asprintf(&s->path, "%s/%s-json.log", s->dir, s->id);
+	if (n < 0) {
+		s->path = NULL;
+		goto fail;
+	}
+	return s;
+fail:
+	sink_free(s);
+	return NULL;
+}
+
+int writer_sink_get(struct writer *w, const char *container_id,
+		    struct sink **out)
+{
+	struct sink *s;
+
+	pthread_mutex_lock(&w->lock);
+	for (s = w->sinks; s != NULL; s = s->next) {
+		if (memcmp(s->id, container_id, 64) == 0)
+			break;
+	}
+	if (s == NULL) {
+		s = sink_new(w, container_id);
+		if (s == NULL) {
+			pthread_mutex_unlock(&w->lock);
+			return -ENOMEM;
+		}
+		s->next = w->sinks;
+		w->sinks = s;
+	}
+	s->refs++;
+	pthread_mutex_unlock(&w->lock);
+	*out = s;
+	return 0;
+}
+
+void sink_release(struct sink *s)
+{
+	struct writer *w;
+
+	if (s == NULL)
+		return;
+	w = s->w;
+	pthread_mutex_lock(&w->lock);
+	s->refs--;
+	/* The writer thread frees it once whatever is pending is written. */
+	if (s->refs == 0)
+		queue_dirty(w, s);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
+		size_t attrs_len)
+{
+	struct writer *w = s->w;
+	size_t bound = jsonline_encode_bound(e, attrs_len);
+	size_t n;
+	int rc = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (s->pending.len >= w->queue_max) {
+		s->prog.refused_lines++;
+		rc = -ENOBUFS;
+		goto out;
+	}
+	rc = buf_reserve(&s->pending, bound);
+	if (rc != 0) {
+		s->prog.refused_lines++;
+		rc = -ENOBUFS;
+		goto out;
+	}
+	n = jsonline_encode(s->pending.data + s->pending.len, e, attrs,
+			    attrs_len);
+	s->pending.len += n;
+	s->prog.appended_bytes += n;
+	queue_dirty(w, s);
+out:
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+bool sink_is_full(const struct sink *s)
+{
+	struct writer *w = s->w;
+	bool full;
+
+	pthread_mutex_lock(&w->lock);
+	full = s->pending.len >= w->queue_max;
+	pthread_mutex_unlock(&w->lock);
+	return full;
+}
+
+void sink_get_progress(const struct sink *s, struct sink_progress *out)
+{
+	struct writer *w = s->w;
+
+	pthread_mutex_lock(&w->lock);
+	*out = s->prog;
+	pthread_mutex_unlock(&w->lock);
+}
+
+bool sink_is_idle(const struct sink *s)
+{
+	struct sink_progress p;
+
+	sink_get_progress(s, &p);
+	return p.done_bytes == p.appended_bytes;
+}
+
+const char *sink_path(const struct sink *s)
+{
+	return s->path;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The writer: the only place where log files are written.  It runs one
+ * thread of its own, so a disk that takes seconds per write stalls nobody
+ * but that thread (design principle 1).
+ *
+ * Each container has one sink, shared by every stream of that container
+ * (dockerd opens a new stream for each start, and for each `docker logs` on
+ * a stopped container; they all append to the same file).  The event loop
+ * encodes entries into the sink's pending buffer with sink_append(), which
+ * never touches the disk; the writer thread takes the whole pending buffer at
+ * once and writes it with one write(2), so a busy stream's lines go to disk
+ * in large batches.  A sink's pending bytes are bounded: when they reach the
+ * limit sink_append() refuses the entry and the caller drops it (counted) or
+ * stops reading its FIFO until the writer catches up.
+ *
+ * Threads: writer_new(), writer_free() and every sink_*() function except
+ * where noted are called from the event-loop thread only.  The 'notify'
+ * callback runs on the writer thread: it must only wake the loop (libevent's
+ * event_active() is made for this).
+ */
+#ifndef STORE_WRITER_H
+#define STORE_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/entry.h"
+
+/* Pending bytes a sink may hold before sink_append() refuses entries. */
+#define WRITER_QUEUE_MAX_DEFAULT (4 * 1024 * 1024)
+
+/* Called on the writer thread after it wrote, failed, or closed a sink. */
+typedef void writer_notify_cb(void *arg);
+
+struct writer;
+struct sink;
+
+/* What a sink has done so far; every counter only grows. */
+struct sink_progress {
+	uint64_t appended_bytes; /* encoded bytes handed to the writer */
+	uint64_t done_bytes;	 /* of those, written or given up on */
+	uint64_t lost_bytes;	 /* of those, not written (disk errors) */
+	uint64_t lost_lines;
+	uint64_t refused_lines; /* sink_append() answered -ENOBUFS */
+};
+
+/*
+ * Start a writer for logs under 'log_root' ("<root>/<id>/<id>-json.log").
+ * 'queue_max' is the per-sink pending limit in bytes.  Stores the writer in
+ * *out and returns 0, or returns -errno (the thread could not start).
+ */
+int writer_new(const char *log_root, size_t queue_max,
+	       writer_notify_cb *notify, void *notify_arg,
+	       struct writer **out);
+
+/*
+ * Write out everything every sink holds, close every file, stop the thread
+ * and free the writer.  Every sink must have been released.  Accepts NULL.
+ */
+void writer_free(struct writer *w);
+
+/*
+ * Get the sink of 'container_id' (64 hex digits, already checked), creating
+ * it if needed, and take a reference.  The file is opened by the writer
+ * thread on first write.  Returns 0 or -ENOMEM.
+ */
+int writer_sink_get(struct writer *w, const char *container_id,
+		    struct sink **out);
+
+/*
+ * Drop a reference.  The last release lets the writer thread write what is
+ * pending, close the file and free the sink.  Accepts NULL.
+ */
+void sink_release(struct sink *s);
+
+/*
+ * Encode 'e' as a json-file line (with 'attrs', a rendered JSON object or
+ * NULL) and queue it.  Returns 0, or -ENOBUFS when the pending limit is
+ * reached (nothing queued; the refusal is counted).
+ */
+int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
+		size_t attrs_len);
+
+/* True when pending bytes are at or above the limit. */
+bool sink_is_full(const struct sink *s);
+
+/* A snapshot of the counters (safe from the loop thread at any time). */
+void sink_get_progress(const struct sink *s, struct sink_progress *out);
+
+/* True when everything appended has been written or given up on. */
+bool sink_is_idle(const struct sink *s);
+
+/* The path of the sink's current log file (owned by the sink). */
+const char *sink_path(const struct sink *s);
+
+#endif
