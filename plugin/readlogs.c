@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * NEEDSWORK: the file is read on the loop thread, in bounded slices paced by
- * the client; a disk that stalls reads would stall the loop.  Moving the
- * reading to a reader thread is part of the ReadLogs issue, together with
- * rotated and compressed files.
+ * Each ReadLogs reply has a worker thread that reads the log (store/
+ * logreader) and encodes frames; the loop only sends what the worker made.
+ * A disk that stalls reads therefore stalls that one reply, never the loop
+ * that drains every container's FIFO.
+ *
+ * Hand-off: the loop asks for a chunk (want), the worker reads up to
+ * CHUNK_BYTES of frames, publishes them (ready) and wakes the loop through
+ * ready_ev; the loop sends them and asks again once they left.  The state
+ * both threads touch lives in struct rl_shared, freed by whichever side lets
+ * go last, so neither ever waits for the other.
  */
 #include "plugin/readlogs.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 
 #include "common/diag.h"
@@ -22,38 +27,138 @@
 #include "plugin/logentry.h"
 #include "plugin/request.h"
 #include "plugin/server.h"
-#include "store/jsonline.h"
+#include "store/logreader.h"
 #include "store/writer.h"
 
-/* Bytes of frames sent per chunk; the next is read once this one left. */
+/* Bytes of frames per chunk: the memory a slow client can hold up. */
 #define CHUNK_BYTES (256 * 1024)
-#define READ_BYTES  (64 * 1024)
-/* A json-file line longer than this is skipped as damaged (dockerd's lines
- * are at most 16 KiB of text, about 100 KiB escaped). */
-#define LINE_MAX_BYTES (4 * 1024 * 1024)
+/* Replies in progress at once; more get a 503. */
+#define MAX_READERS 64
+
+/* Between the loop and one worker; guarded by 'lock'. */
+struct rl_shared {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int refs;	     /* the loop side and the worker */
+	bool want;	     /* the loop asks for the next chunk */
+	bool cancel;	     /* the loop let go: stop and free */
+	bool ready;	     /* a result is waiting for the loop */
+	char *chunk;	     /* owned until taken: encoded frames */
+	size_t chunk_len;
+	int status;	     /* enum logreader_status, or -errno */
+	uint64_t bad_lines;
+	struct event *ready_ev; /* owned by the loop; used while !cancel */
+	struct logreader_params params;
+	char path[512];
+};
 
 struct readlogs {
-	struct app *app;	       /* borrowed */
-	struct evhttp_request *req;    /* owned by evhttp until we end it */
+	struct app *app;		/* borrowed */
+	struct evhttp_request *req;	/* evhttp's; NULL once it closed */
 	struct evhttp_connection *conn; /* borrowed from req */
-	struct readlogs *next;	       /* app->readers */
-	struct sink *sink;	       /* owned reference: write progress */
+	struct readlogs *next;		/* app->readers */
+	struct sink *sink; /* owned reference: is everything written? */
+	struct rl_shared *sh; /* shared with the worker */
+	struct event *ready_ev; /* owned */
 	char id[65];
-	int fd; /* the log file, -1 until it exists */
 	bool follow;
-	int64_t since_ns;
-	int64_t until_ns;
-	int64_t tail;
-	char *line;   /* owned: an incomplete line carried between reads */
-	size_t line_len;
-	size_t line_cap;
-	char *scratch; /* owned: unescaped text of one line */
-	size_t scratch_cap;
-	bool in_flight; /* a chunk is on its way to the client */
-	bool skipping;	/* dropping a line longer than LINE_MAX_BYTES */
-	bool ending;	/* Until passed or an error: end after this chunk */
-	uint64_t bad_lines;
+	bool in_flight;	  /* a chunk is on its way to the client */
+	bool asked;	  /* the worker is producing */
+	bool waiting;	  /* a follower at the end, waiting for new lines */
+	bool ending;	  /* end once the chunk in flight has left */
+	bool writer_done; /* when last asked: streams ended, all written */
 };
+
+static int n_readers;
+
+static void shared_put(struct rl_shared *sh)
+{
+	bool last;
+
+	pthread_mutex_lock(&sh->lock);
+	last = --sh->refs == 0;
+	pthread_mutex_unlock(&sh->lock);
+	if (!last)
+		return;
+	free(sh->chunk);
+	pthread_cond_destroy(&sh->wake);
+	pthread_mutex_destroy(&sh->lock);
+	free(sh);
+}
+
+struct encode_ctx {
+	char *buf;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+static int encode_entry(void *arg, const struct log_entry *e)
+{
+	struct encode_ctx *c = arg;
+	size_t n = logentry_frame_size(e);
+
+	if (c->len + n > c->cap) {
+		size_t cap = c->cap * 2 > c->len + n ? c->cap * 2 : c->len + n;
+		char *p = realloc(c->buf, cap);
+
+		if (p == NULL) {
+			c->oom = true;
+			return 1;
+		}
+		c->buf = p;
+		c->cap = cap;
+	}
+	c->len += logentry_encode_frame((uint8_t *)c->buf + c->len, e);
+	return c->len >= CHUNK_BYTES ? 1 : 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct rl_shared *sh = arg;
+	struct logreader *lr = NULL;
+	int rc;
+
+	rc = logreader_open(&sh->params, &lr);
+	pthread_mutex_lock(&sh->lock);
+	for (;;) {
+		struct encode_ctx c = {NULL, 0, 0, false};
+		int status;
+
+		while (!sh->want && !sh->cancel)
+			pthread_cond_wait(&sh->wake, &sh->lock);
+		if (sh->cancel)
+			break;
+		sh->want = false;
+		pthread_mutex_unlock(&sh->lock);
+
+		if (rc != 0) {
+			status = rc;
+		} else {
+			c.cap = CHUNK_BYTES + 64 * 1024;
+			c.buf = malloc(c.cap);
+			status = c.buf == NULL
+					 ? -ENOMEM
+					 : logreader_read(lr, encode_entry, &c);
+			if (c.oom)
+				status = -ENOMEM;
+		}
+
+		pthread_mutex_lock(&sh->lock);
+		free(sh->chunk);
+		sh->chunk = c.buf;
+		sh->chunk_len = c.len;
+		sh->status = status;
+		sh->bad_lines = lr != NULL ? logreader_bad_lines(lr) : 0;
+		sh->ready = true;
+		if (!sh->cancel)
+			event_active(sh->ready_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	logreader_free(lr);
+	shared_put(sh);
+	return NULL;
+}
 
 static void unlink_reader(struct app *a, struct readlogs *r)
 {
@@ -67,25 +172,26 @@ static void unlink_reader(struct app *a, struct readlogs *r)
 	}
 }
 
+/* Let go of the worker (it exits by itself) and free the loop side. */
 static void reader_free(struct readlogs *r)
 {
-	if (r == NULL)
-		return;
-	if (r->fd != -1)
-		close(r->fd);
+	if (r->sh != NULL) {
+		pthread_mutex_lock(&r->sh->lock);
+		r->sh->cancel = true;
+		pthread_cond_signal(&r->sh->wake);
+		pthread_mutex_unlock(&r->sh->lock);
+		shared_put(r->sh);
+	}
+	if (r->ready_ev != NULL)
+		event_free(r->ready_ev);
 	sink_release(r->sink);
-	free(r->line);
-	free(r->scratch);
+	n_readers--;
 	free(r);
 }
 
 /* Finish the reply (if the client is still there) and free the reader. */
 static void reader_end(struct readlogs *r)
 {
-	if (r->bad_lines > 0)
-		diag(DIAG_WARN,
-		     "container %.12s: ReadLogs skipped %llu damaged lines",
-		     r->id, (unsigned long long)r->bad_lines);
 	unlink_reader(r->app, r);
 	if (r->req != NULL) {
 		evhttp_connection_set_closecb(r->conn, NULL, NULL);
@@ -105,149 +211,19 @@ static void on_conn_close(struct evhttp_connection *conn, void *arg)
 	reader_free(r);
 }
 
-static int open_log(struct readlogs *r)
+static void ask(struct readlogs *r)
 {
-	if (r->fd != -1)
-		return 0;
-	r->fd = open(sink_path(r->sink), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (r->fd == -1)
-		return -errno;
-	return 0;
+	/* Decided before the worker reads: if every stream had ended and all
+	 * was written by now, the read that follows sees the last line. */
+	r->writer_done = !app_container_is_logging(r->app, r->id) &&
+			 sink_is_idle(r->sink);
+	r->asked = true;
+	r->waiting = false;
+	pthread_mutex_lock(&r->sh->lock);
+	r->sh->want = true;
+	pthread_cond_signal(&r->sh->wake);
+	pthread_mutex_unlock(&r->sh->lock);
 }
-
-/*
- * Where reading starts so that only the last 'tail' lines are sent: found by
- * reading backwards from the end, never by scanning the whole file.
- */
-static off_t tail_offset(int fd, int64_t tail)
-{
-	char buf[READ_BYTES];
-	struct stat st;
-	off_t end;
-	off_t pos;
-	int64_t seen = 0;
-
-	if (fstat(fd, &st) == -1)
-		return 0;
-	end = st.st_size;
-	pos = end;
-	while (pos > 0) {
-		size_t n = pos > (off_t)sizeof(buf) ? sizeof(buf)
-						     : (size_t)pos;
-		ssize_t k = pread(fd, buf, n, pos - (off_t)n);
-
-		if (k != (ssize_t)n)
-			return 0;
-		pos -= (off_t)n;
-		for (size_t i = n; i-- > 0;) {
-			/* The newline that ends the file ends the last line,
-			 * it does not start one. */
-			if (buf[i] != '\n' || pos + (off_t)i == end - 1)
-				continue;
-			if (++seen == tail)
-				return pos + (off_t)i + 1;
-		}
-	}
-	return 0;
-}
-
-static int ensure(char **p, size_t *cap, size_t want)
-{
-	char *q;
-	size_t c = *cap < 4096 ? 4096 : *cap;
-
-	if (want <= *cap)
-		return 0;
-	while (c < want)
-		c *= 2;
-	q = realloc(*p, c);
-	if (q == NULL)
-		return -ENOMEM;
-	*p = q;
-	*cap = c;
-	return 0;
-}
-
-/* Returns 1 when the Until time was passed (stop), else 0 or -ENOMEM. */
-static int emit_line(struct readlogs *r, const char *text, size_t len,
-		     struct evbuffer *out)
-{
-	struct jsonline_record rec;
-	struct log_entry e;
-	struct evbuffer_iovec v;
-	size_t n;
-
-	if (ensure(&r->scratch, &r->scratch_cap, len + 1) != 0)
-		return -ENOMEM;
-	if (jsonline_decode(text, len, r->scratch, r->scratch_cap, &rec) !=
-	    0) {
-		r->bad_lines++;
-		return 0;
-	}
-	if (r->until_ns != 0 && rec.time_nano > r->until_ns)
-		return 1;
-	if (r->since_ns != 0 && rec.time_nano < r->since_ns)
-		return 0;
-	memset(&e, 0, sizeof(e));
-	e.source = rec.stream;
-	e.source_len = rec.stream_len;
-	e.time_nano = rec.time_nano;
-	/* The stored text already ends in a newline where a line ended;
-	 * dockerd adds none, so this reproduces the original bytes. */
-	e.line = (const uint8_t *)rec.log;
-	e.line_len = rec.log_len;
-	n = logentry_frame_size(&e);
-	if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) != 1)
-		return -ENOMEM;
-	v.iov_len = logentry_encode_frame(v.iov_base, &e);
-	evbuffer_commit_space(out, &v, 1);
-	return 0;
-}
-
-/*
- * Split what was read into lines and emit them.  Returns 1 when Until was
- * passed, 0, or -ENOMEM.
- */
-static int take_bytes(struct readlogs *r, const char *p, size_t n,
-		      struct evbuffer *out)
-{
-	const char *end = p + n;
-	int rc;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t k = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-
-		if (r->skipping) {
-			if (nl != NULL)
-				r->skipping = false;
-		} else if (r->line_len + k > LINE_MAX_BYTES) {
-			r->bad_lines++;
-			r->line_len = 0;
-			r->skipping = nl == NULL;
-		} else if (nl != NULL && r->line_len == 0) {
-			rc = emit_line(r, p, k, out); /* the common case */
-			if (rc != 0)
-				return rc;
-		} else {
-			if (ensure(&r->line, &r->line_cap, r->line_len + k) !=
-			    0)
-				return -ENOMEM;
-			memcpy(r->line + r->line_len, p, k);
-			r->line_len += k;
-			if (nl != NULL) {
-				rc = emit_line(r, r->line, r->line_len, out);
-				r->line_len = 0;
-				if (rc != 0)
-					return rc;
-			}
-		}
-		p += k + (nl != NULL ? 1 : 0);
-	}
-	return 0;
-}
-
-static void pump(struct readlogs *r);
 
 static void on_chunk_sent(struct evhttp_connection *conn, void *arg)
 {
@@ -255,132 +231,159 @@ static void on_chunk_sent(struct evhttp_connection *conn, void *arg)
 
 	(void)conn;
 	r->in_flight = false;
-	pump(r);
+	if (r->ending)
+		reader_end(r);
+	else
+		ask(r);
 }
 
-/* Read the next slice of the log and send it, or end the reply. */
-static void pump(struct readlogs *r)
+static void free_chunk(const void *data, size_t len, void *arg)
 {
-	char buf[READ_BYTES];
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+static void on_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct readlogs *r = arg;
 	struct evbuffer *out;
-	bool writer_done;
-	bool at_eof = false;
-	int rc = 0;
+	char *chunk;
+	size_t len;
+	int status;
 
-	if (r->in_flight || r->req == NULL)
-		return;
-	if (r->ending) {
-		reader_end(r);
-		return;
-	}
-	/* Decided before reading: if every stream had ended and everything
-	 * was written by now, reading to EOF below sees the last line. */
-	writer_done = !app_container_is_logging(r->app, r->id) &&
-		      sink_is_idle(r->sink);
-	out = evbuffer_new();
-	if (out == NULL) {
-		reader_end(r);
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&r->sh->lock);
+	if (!r->sh->ready) {
+		pthread_mutex_unlock(&r->sh->lock);
 		return;
 	}
-	if (open_log(r) != 0)
-		at_eof = true; /* nothing written yet */
-	while (!at_eof && evbuffer_get_length(out) < CHUNK_BYTES) {
-		ssize_t n = read(r->fd, buf, sizeof(buf));
+	r->sh->ready = false;
+	chunk = r->sh->chunk;
+	len = r->sh->chunk_len;
+	status = r->sh->status;
+	r->sh->chunk = NULL;
+	pthread_mutex_unlock(&r->sh->lock);
+	r->asked = false;
 
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			at_eof = true;
-			break;
-		}
-		rc = take_bytes(r, buf, (size_t)n, out);
-		if (rc != 0)
-			break;
-	}
-	/* Until passed, or out of memory: what was gathered is the last. */
-	if (rc != 0)
+	if (status < 0) {
+		diag(DIAG_WARN, "container %.12s: ReadLogs: %s", r->id,
+		     strerror(-status));
 		r->ending = true;
-	if (evbuffer_get_length(out) > 0) {
+	} else if (status == LOGREADER_UNTIL) {
+		r->ending = true;
+	}
+	if (len > 0) {
+		out = evbuffer_new();
+		if (out == NULL ||
+		    evbuffer_add_reference(out, chunk, len, free_chunk, NULL) !=
+			    0) {
+			free(chunk);
+			if (out != NULL)
+				evbuffer_free(out);
+			reader_end(r);
+			return;
+		}
 		r->in_flight = true;
 		evhttp_send_reply_chunk_with_cb(r->req, out, on_chunk_sent, r);
 		evbuffer_free(out);
 		return;
 	}
-	evbuffer_free(out);
-	if (r->ending || (at_eof && (!r->follow || writer_done)))
+	free(chunk);
+	if (r->ending || !r->follow || r->writer_done)
 		reader_end(r);
-	/* Otherwise a follower waits for readlogs_poke_all(). */
+	else
+		r->waiting = true; /* readlogs_poke_all() asks again */
 }
 
 void readlogs_start(struct app *a, struct evhttp_request *req,
 		    struct read_request *rr)
 {
-	struct readlogs *r;
+	struct readlogs *r = NULL;
+	struct rl_shared *sh = NULL;
+	pthread_t th;
 	int rc;
 
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
+	if (n_readers >= MAX_READERS) {
 		request_read_release(rr);
-		server_reply_status(req, HTTP_INTERNAL,
-				    "ReadLogs: out of memory");
+		server_reply_status(req, HTTP_SERVUNAVAIL,
+				    "ReadLogs: too many log readers at once, "
+				    "try again");
 		return;
 	}
+	r = calloc(1, sizeof(*r));
+	sh = calloc(1, sizeof(*sh));
+	if (r == NULL || sh == NULL)
+		goto oom;
+	n_readers++;
 	r->app = a;
-	r->fd = -1;
 	memcpy(r->id, rr->info.container_id, sizeof(r->id));
 	r->follow = rr->follow;
-	r->since_ns = rr->since_ns;
-	r->until_ns = rr->until_ns;
-	r->tail = rr->tail;
+	pthread_mutex_init(&sh->lock, NULL);
+	pthread_cond_init(&sh->wake, NULL);
+	sh->refs = 1;
+	sh->params.tail = rr->tail;
+	sh->params.since_ns = rr->since_ns;
+	sh->params.until_ns = rr->until_ns;
+	r->sh = sh;
+	sh = NULL;
 	request_read_release(rr);
-	rc = writer_sink_get(a->writer, r->id, &r->sink);
-	if (rc != 0) {
-		free(r);
-		server_reply_status(req, HTTP_INTERNAL,
-				    "ReadLogs: out of memory");
-		return;
-	}
-	if (open_log(r) == 0 && r->tail >= 0) {
-		off_t start = r->tail == 0 ? lseek(r->fd, 0, SEEK_END)
-					   : tail_offset(r->fd, r->tail);
 
-		if (start < 0 || lseek(r->fd, start, SEEK_SET) == -1)
-			diag(DIAG_WARN, "container %.12s: ReadLogs seek: %s",
-			     r->id, strerror(errno));
+	rc = writer_sink_get(a->writer, r->id, &r->sink);
+	if (rc != 0)
+		goto oom_reader;
+	snprintf(r->sh->path, sizeof(r->sh->path), "%s", sink_path(r->sink));
+	r->sh->params.path = r->sh->path;
+	r->ready_ev = event_new(a->base, -1, 0, on_ready, r);
+	if (r->ready_ev == NULL)
+		goto oom_reader;
+	r->sh->ready_ev = r->ready_ev;
+	r->sh->refs = 2; /* the worker's */
+	rc = pthread_create(&th, NULL, worker_main, r->sh);
+	if (rc != 0) {
+		r->sh->refs = 1;
+		goto oom_reader;
 	}
+	pthread_detach(th);
+
 	r->req = req;
 	r->conn = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(r->conn, on_conn_close, r);
 	r->next = a->readers;
 	a->readers = r;
 	evhttp_send_reply_start(req, 200, "OK");
-	pump(r);
+	ask(r);
+	return;
+oom:
+	request_read_release(rr);
+	free(r);
+	free(sh);
+	server_reply_status(req, HTTP_INTERNAL, "ReadLogs: out of memory");
+	return;
+oom_reader:
+	reader_free(r);
+	server_reply_status(req, HTTP_INTERNAL,
+			    "ReadLogs: cannot start a reader");
 }
 
 void readlogs_poke_all(struct app *a)
 {
-	struct readlogs *r = a->readers;
+	struct readlogs *r;
 
-	while (r != NULL) {
-		/* pump() may free r. */
-		struct readlogs *next = r->next;
-
-		if (r->follow)
-			pump(r);
-		r = next;
+	for (r = a->readers; r != NULL; r = r->next) {
+		if (r->waiting)
+			ask(r);
 	}
 }
 
 void readlogs_stream_ended(struct app *a, const char *container_id)
 {
-	struct readlogs *r = a->readers;
+	struct readlogs *r;
 
-	while (r != NULL) {
-		struct readlogs *next = r->next;
-
-		if (strcmp(r->id, container_id) == 0)
-			pump(r);
-		r = next;
+	for (r = a->readers; r != NULL; r = r->next) {
+		if (r->waiting && strcmp(r->id, container_id) == 0)
+			ask(r);
 	}
 }
 
