@@ -36,6 +36,8 @@
  * Called once per decoded entry, in stream order.  Returns FRAME_TAKEN, or
  * FRAME_PAUSE to stop delivery: the decoder then keeps this entry and every
  * byte after it, and frame_decoder_resume() starts again with this entry.
+ * (Any other value is taken as FRAME_PAUSE.)  The entry's pointers are valid
+ * only during the call, which must not call the decoder.
  */
 typedef int frame_entry_cb(void *arg, const struct log_entry *e);
 
@@ -57,9 +59,11 @@ void frame_decoder_free(struct frame_decoder *d);
 /*
  * Feed 'n' bytes that follow everything fed before.  Whole frames go to 'cb';
  * a trailing incomplete frame is copied inside the decoder.  Must not be
- * called while paused.  Returns 0 when every whole frame was delivered,
- * FRAME_PAUSE when 'cb' paused (the rest of 'data' is then kept), or -ENOMEM
- * (nothing of 'data' is kept, and the loss is counted as skipped bytes).
+ * called while paused (if it is, the bytes are kept behind what the pause
+ * kept, and it returns FRAME_PAUSE).  Returns 0 when every whole frame was
+ * delivered, FRAME_PAUSE when 'cb' paused (the rest of 'data' is then kept),
+ * or -ENOMEM (nothing of 'data' is kept: what was not delivered is counted
+ * as skipped bytes, and the decoder resynchronises).
  */
 int frame_decoder_feed(struct frame_decoder *d, const uint8_t *data, size_t n,
 		       frame_entry_cb *cb, void *arg);
@@ -82,7 +86,8 @@ void frame_decoder_resync(struct frame_decoder *d);
 
 /*
  * At the end of the stream: count whatever incomplete frame is buffered as
- * skipped and drop it.  Returns the number of bytes dropped.
+ * skipped and drop it (while paused, what the pause kept goes too: resume
+ * first).  Returns the number of bytes dropped.
  */
 size_t frame_decoder_finish(struct frame_decoder *d);
 
