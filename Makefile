@@ -110,7 +110,7 @@ integration: $(BIN) $(INTEG_BINS)
 		$(INTEG_BINS)
 
 e2e: $(BIN)
-	@sh tests/e2e/run.sh
+	@RATELOG_BIN=$(abspath $(BIN)) sh tests/e2e/run.sh
 
 # The README's test command: installs what it needs, then every tier.
 test:

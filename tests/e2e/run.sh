@@ -1,0 +1,451 @@
+#!/bin/sh
+# End to end: the ratelog plugin under a real dockerd.
+#
+#   tests/e2e/run.sh           (make e2e; needs root)
+#
+# Setup, each a test case: an engine (the running dockerd, or containerd and
+# dockerd started here), a registry on loopback (docker-registry), a busybox
+# image built offline, the plugin built with packaging/make-plugin.sh from
+# $RATELOG_BIN (default build/ratelog), pushed to the registry, removed,
+# and installed back from the registry under the alias ratelog-e2e with its
+# logs mount pointed at a temporary directory.  Then the checks:
+#   a  the json-file lines on the host, stdout and stderr
+#   b  docker logs keeps stdout and stderr apart
+#   d  1000 lines arrive complete and in order, on disk and via docker logs
+#   e  a 40000-byte line (split into partial messages by dockerd) round-trips
+#   f  docker logs on a stopped container, twice, leaves the file alone;
+#      starting the container again appends
+#   h  docker logs --follow on a running container gets the later lines and
+#      ends when the container exits, as with json-file
+#   c  dockerd restarted with --log-driver ratelog-e2e uses it by default
+#      (only when this script started dockerd; otherwise SKIP)
+#   g  the plugin disables and removes cleanly; its logs stay on the host
+#
+# Prints PASS/FAIL/SKIP lines and ends with "e2e: N passed, N failed";
+# appends "N M" to $RATELOG_TALLY when set.  Exit 0 when nothing failed,
+# 1 otherwise, 77 when it cannot run here (not root), except with CI=true,
+# where that counts as a failure.
+#
+# Everything it creates it removes: containers, the image, the plugin, the
+# temporary directory; daemons it started are stopped (see lib.sh).
+# E2E_KEEP=1 keeps the temporary directory (daemon logs) for a look.
+# E2E_PRIVATE=1 runs its own containerd and dockerd even when others run,
+# to test the start-up path and case c on a machine whose engine others use.
+# DOCKER picks the client (default /usr/bin/docker when it exists).
+
+# Cases run through e2e_case and cleanup through a trap; shellcheck cannot
+# see those calls.
+# shellcheck disable=SC2317
+set -u
+
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/e2e/lib.sh
+. tests/e2e/lib.sh
+
+BIN=${RATELOG_BIN:-build/ratelog}
+ALIAS=ratelog-e2e
+IMAGE=ratelog-bb:latest
+REF=
+PLUGIN_ID=
+CID_A=
+E2E_LOGS=
+
+# The plugin's stderr, which dockerd logs line by line with plugin=<id>;
+# only readable when this script started dockerd.
+e2e_plugin_log() {
+	[ -n "$E2E_DOCKERD_PID" ] && [ -n "$PLUGIN_ID" ] || return 0
+	e2e_log "plugin output (from $E2E_TMP/dockerd.log):"
+	grep "plugin=$PLUGIN_ID" "$E2E_TMP/dockerd.log" | tail -n 30 |
+		sed 's/^/    /'
+}
+
+e2e_cleanup() {
+	[ "$E2E_FAILED" -eq 0 ] || e2e_plugin_log
+	if docker_up; then
+		rm_test_containers
+		for _p in "$ALIAS" ${REF:+"$REF"}; do
+			if dk plugin inspect "$_p" >/dev/null 2>&1; then
+				dk plugin rm -f "$_p" >/dev/null 2>&1 ||
+					e2e_log "could not remove plugin $_p"
+			fi
+		done
+		dk rmi "$IMAGE" >/dev/null 2>&1
+	fi
+	stop_dockerd
+	if [ -n "$E2E_CONTAINERD_PID" ]; then
+		e2e_log "stopping containerd (pid $E2E_CONTAINERD_PID)"
+		stop_pid "$E2E_CONTAINERD_PID" 20
+	fi
+	if [ -n "$E2E_REGISTRY_PID" ]; then
+		stop_pid "$E2E_REGISTRY_PID" 10
+	fi
+	[ -n "$E2E_TMP" ] && [ -d "$E2E_TMP" ] || return 0
+	if [ "${E2E_KEEP:-0}" = 1 ]; then
+		e2e_log "kept $E2E_TMP"
+	elif ! rm -rf "$E2E_TMP" 2>/dev/null; then
+		e2e_log "could not remove all of $E2E_TMP"
+	fi
+}
+
+# Runs once, at the end or on a signal: clean up, then the summary line
+# last.
+e2e_finish() {
+	trap - EXIT INT TERM HUP
+	e2e_cleanup
+	[ "$E2E_SKIPPED" -eq 0 ] || e2e_log "$E2E_SKIPPED skipped"
+	echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed"
+	if [ -n "${RATELOG_TALLY:-}" ]; then
+		echo "$E2E_PASSED $E2E_FAILED" >>"$RATELOG_TALLY"
+	fi
+	[ "$E2E_FAILED" -eq 0 ] && [ "$E2E_PASSED" -gt 0 ] && exit 0
+	exit 1
+}
+
+# ---- setup ---------------------------------------------------------------
+
+setup_image() {
+	_root=$E2E_TMP/image
+	mkdir -p "$_root/bin" "$_root/tmp"
+	_bb=$(command -v busybox) || {
+		e2e_why "no busybox (busybox-static)"
+		return 1
+	}
+	# A dynamically linked busybox would need its libraries in the image.
+	if LC_ALL=C ldd "$_bb" >/dev/null 2>&1; then
+		e2e_why "$_bb is dynamically linked; install busybox-static"
+		return 1
+	fi
+	cp "$_bb" "$_root/bin/busybox"
+	for _a in sh echo seq cat head tr printf sleep true; do
+		ln -s busybox "$_root/bin/$_a"
+	done
+	tar -C "$_root" -c . | dk import - "$IMAGE" >/dev/null || {
+		e2e_why "docker import failed"
+		return 1
+	}
+	_out=$(dk run --rm --network none "$IMAGE" sh -c 'echo ok') &&
+		[ "$_out" = ok ] || {
+		e2e_why "the image does not run: '$_out'"
+		return 1
+	}
+}
+
+setup_plugin_create() {
+	[ -x "$BIN" ] || {
+		e2e_why "$BIN is missing (make)"
+		return 1
+	}
+	REF=$E2E_REGISTRY/ratelog:e2e
+	DOCKER=$DOCKER timeout 120 sh packaging/make-plugin.sh "$BIN" "$REF" \
+		"$E2E_TMP/plugin-dir" >"$E2E_TMP/create.log" 2>&1 || {
+		e2e_why "packaging/make-plugin.sh failed:"
+		tail -n 5 "$E2E_TMP/create.log" | sed 's/^/    /'
+		return 1
+	}
+	e2e_log "$(tail -n 1 "$E2E_TMP/create.log")"
+}
+
+setup_plugin_install() {
+	dk_t 120 plugin push "$REF" >"$E2E_TMP/push.log" 2>&1 || {
+		e2e_why "docker plugin push $REF failed:"
+		tail -n 5 "$E2E_TMP/push.log" | sed 's/^/    /'
+		return 1
+	}
+	dk plugin rm -f "$REF" >/dev/null || return 1
+	dk plugin rm -f "$ALIAS" >/dev/null 2>&1
+	# The install enables the plugin: the logs mount source must exist.
+	mkdir -p "$E2E_LOGS"
+	dk_t 120 plugin install --grant-all-permissions --alias "$ALIAS" \
+		"$REF" "logs.source=$E2E_LOGS" >"$E2E_TMP/install.log" 2>&1 || {
+		e2e_why "docker plugin install failed:"
+		tail -n 5 "$E2E_TMP/install.log" | sed 's/^/    /'
+		PLUGIN_ID=$(dk plugin inspect -f '{{.ID}}' "$ALIAS" 2>/dev/null)
+		return 1
+	}
+	PLUGIN_ID=$(dk plugin inspect -f '{{.ID}}' "$ALIAS")
+	_en=$(dk plugin inspect -f '{{.Enabled}}' "$ALIAS") &&
+		[ "$_en" = true ] || {
+		e2e_why "$ALIAS is not enabled after install ('$_en')"
+		return 1
+	}
+}
+
+# ---- checks --------------------------------------------------------------
+
+check_lines() {
+	_t0=$(date +%s)
+	CID_A=$(run_detached a --log-driver "$ALIAS" "$IMAGE" \
+		sh -c 'echo a; echo b >&2') || {
+		e2e_why "docker run failed"
+		return 1
+	}
+	wait_exit "$CID_A" || return 1
+	_t1=$(date +%s)
+	_f=$(logfile "$CID_A")
+	wait_lines "$_f" 2 || return 1
+	has_line "$_f" 'a\\n' stdout || return 1
+	has_line "$_f" 'b\\n' stderr || return 1
+	check_times "$_f" "$_t0" "$_t1"
+}
+
+check_split() {
+	_c=$(run_detached b --log-driver "$ALIAS" "$IMAGE" \
+		sh -c 'echo a; echo b >&2') || return 1
+	wait_exit "$_c" || return 1
+	# At once, no polling: with json-file, docker logs after docker wait
+	# shows everything.
+	dk logs "$_c" >"$E2E_TMP/b.out" 2>"$E2E_TMP/b.err" || {
+		e2e_why "docker logs failed: $(cat "$E2E_TMP/b.err")"
+		return 1
+	}
+	printf 'a\n' >"$E2E_TMP/want.out"
+	printf 'b\n' >"$E2E_TMP/want.err"
+	same_file "$E2E_TMP/want.out" "$E2E_TMP/b.out" "docker logs stdout" &&
+		same_file "$E2E_TMP/want.err" "$E2E_TMP/b.err" \
+			"docker logs stderr" || return 1
+	dk logs "$_c" 2>/dev/null >"$E2E_TMP/b.only" || return 1
+	same_file "$E2E_TMP/want.out" "$E2E_TMP/b.only" \
+		"docker logs 2>/dev/null"
+}
+
+check_many() {
+	_t0=$(date +%s)
+	_c=$(run_detached d --log-driver "$ALIAS" "$IMAGE" seq 1 1000) ||
+		return 1
+	wait_exit "$_c" || return 1
+	_t1=$(date +%s)
+	seq 1 1000 >"$E2E_TMP/want.seq"
+	dk logs "$_c" >"$E2E_TMP/d.out" 2>"$E2E_TMP/d.err" || {
+		e2e_why "docker logs failed: $(cat "$E2E_TMP/d.err")"
+		return 1
+	}
+	same_file "$E2E_TMP/want.seq" "$E2E_TMP/d.out" "docker logs" ||
+		return 1
+	[ ! -s "$E2E_TMP/d.err" ] || {
+		e2e_why "docker logs wrote to stderr: $(head -c 200 "$E2E_TMP/d.err")"
+		return 1
+	}
+	dk logs --tail 5 "$_c" >"$E2E_TMP/d.tail" 2>&1 || return 1
+	seq 996 1000 >"$E2E_TMP/want.tail"
+	same_file "$E2E_TMP/want.tail" "$E2E_TMP/d.tail" \
+		"docker logs --tail 5" || return 1
+	_f=$(logfile "$_c")
+	wait_lines "$_f" 1000 || return 1
+	_bad=$(grep -c -v -E -x \
+		"\\{\"log\":\"[0-9]+\\\\n\",\"stream\":\"stdout\",\"time\":\"$TIME_RE\"\\}" \
+		"$_f")
+	[ "$_bad" = 0 ] || {
+		e2e_why "$_bad lines are not json-file stdout lines, e.g.:"
+		grep -v -E -x "\\{\"log\":\"[0-9]+\\\\n\",.*" "$_f" | head -n 3 |
+			sed 's/^/    /'
+		return 1
+	}
+	sed 's/^{"log":"\([0-9]*\)\\n".*/\1/' "$_f" >"$E2E_TMP/d.file"
+	same_file "$E2E_TMP/want.seq" "$E2E_TMP/d.file" "the lines on disk" &&
+		check_times "$_f" "$_t0" "$_t1" ordered
+}
+
+check_long_line() {
+	_gen='seq 1 20000 | tr -d "\n" | head -c 40000; echo'
+	sh -c "$_gen" >"$E2E_TMP/want.long"
+	[ "$(wc -c <"$E2E_TMP/want.long")" -eq 40001 ] || {
+		e2e_why "could not make the expected line"
+		return 1
+	}
+	_c=$(run_detached e --log-driver "$ALIAS" "$IMAGE" sh -c "$_gen") ||
+		return 1
+	wait_exit "$_c" || return 1
+	dk logs "$_c" >"$E2E_TMP/e.out" 2>"$E2E_TMP/e.err" || {
+		e2e_why "docker logs failed: $(head -c 300 "$E2E_TMP/e.err")"
+		return 1
+	}
+	same_file "$E2E_TMP/want.long" "$E2E_TMP/e.out" "docker logs" ||
+		return 1
+	# On disk, json-file style: dockerd cut the line into partial
+	# messages of at most 16 KiB; each is a json line and only the last
+	# ends in \n.
+	_f=$(logfile "$_c")
+	wait_for 10 sh -c "tail -n 1 '$_f' 2>/dev/null | grep -q '[\\\\]n\"'" || {
+		e2e_why "$_f never got its final chunk"
+		return 1
+	}
+	_bad=$(grep -c -v -E -x \
+		"\\{\"log\":\"[0-9]+(\\\\n)?\",\"stream\":\"stdout\",\"time\":\"$TIME_RE\"\\}" \
+		"$_f")
+	[ "$_bad" = 0 ] || {
+		e2e_why "$_bad lines are not json-file stdout lines"
+		return 1
+	}
+	_ends=$(grep -c '\\n"' "$_f")
+	[ "$_ends" = 1 ] || {
+		e2e_why "$_ends chunks end with \\n, want 1 (the last)"
+		return 1
+	}
+	sed 's/^{"log":"\([0-9]*\).*/\1/' "$_f" | tr -d '\n' >"$E2E_TMP/e.file"
+	echo >>"$E2E_TMP/e.file"
+	same_file "$E2E_TMP/want.long" "$E2E_TMP/e.file" \
+		"the chunks on disk, joined"
+}
+
+check_reread() {
+	_c=$(run_detached f --log-driver "$ALIAS" "$IMAGE" \
+		sh -c 'echo one; echo two') || return 1
+	wait_exit "$_c" || return 1
+	_f=$(logfile "$_c")
+	wait_lines "$_f" 2 || return 1
+	cp "$_f" "$E2E_TMP/f.before"
+	printf 'one\ntwo\n' >"$E2E_TMP/want.f"
+	# Each docker logs on a stopped container is a new StartLogging for
+	# it (protocol doc section 2.1); the file must not be truncated.
+	for _i in 1 2; do
+		dk logs "$_c" >"$E2E_TMP/f.out" 2>&1 || {
+			e2e_why "docker logs #$_i failed: $(cat "$E2E_TMP/f.out")"
+			return 1
+		}
+		same_file "$E2E_TMP/want.f" "$E2E_TMP/f.out" \
+			"docker logs #$_i" || return 1
+	done
+	same_file "$E2E_TMP/f.before" "$_f" "the file after two reads" ||
+		return 1
+	dk start "$_c" >/dev/null || return 1
+	wait_exit "$_c" || return 1
+	wait_lines "$_f" 4 || return 1
+	head -n 2 "$_f" >"$E2E_TMP/f.head"
+	same_file "$E2E_TMP/f.before" "$E2E_TMP/f.head" \
+		"the first run's lines after a restart" || return 1
+	printf 'one\ntwo\none\ntwo\n' >"$E2E_TMP/want.f2"
+	dk logs "$_c" >"$E2E_TMP/f.out" 2>&1 || return 1
+	same_file "$E2E_TMP/want.f2" "$E2E_TMP/f.out" \
+		"docker logs after a restart"
+}
+
+check_follow() {
+	_c=$(run_detached h --log-driver "$ALIAS" "$IMAGE" \
+		sh -c 'echo one; sleep 2; echo two') || return 1
+	_t0=$(date +%s)
+	# dockerd leaves ending a follow stream to the plugin (protocol doc
+	# section 2.5); json-file ends it when the container stops.
+	timeout -k 5 30 "$DOCKER" logs --follow "$_c" >"$E2E_TMP/h.out" 2>&1
+	_rc=$?
+	_t1=$(date +%s)
+	[ "$_rc" -eq 0 ] || {
+		e2e_why "docker logs --follow exited $_rc after $((_t1 - _t0)) s" \
+			"(124: still following 30 s later): $(head -c 300 "$E2E_TMP/h.out")"
+		return 1
+	}
+	printf 'one\ntwo\n' >"$E2E_TMP/want.h"
+	same_file "$E2E_TMP/want.h" "$E2E_TMP/h.out" "docker logs --follow" ||
+		return 1
+	wait_exit "$_c"
+}
+
+check_default_driver() {
+	stop_dockerd
+	start_dockerd --log-driver "$ALIAS" || return 1
+	# Not running containers' plugins: dockerd re-enables it on start.
+	wait_for 30 sh -c "[ \"\$(timeout 10 $DOCKER plugin inspect \
+		-f '{{.Enabled}}' $ALIAS 2>/dev/null)\" = true ]" || {
+		e2e_why "$ALIAS is not enabled after the dockerd restart"
+		return 1
+	}
+	_drv=$(dk info -f '{{.LoggingDriver}}')
+	[ "$_drv" = "$ALIAS" ] || {
+		e2e_why "dockerd's default log driver is '$_drv'"
+		return 1
+	}
+	_t0=$(date +%s)
+	_c=$(run_detached c "$IMAGE" sh -c 'echo a; echo b >&2') || return 1
+	wait_exit "$_c" || return 1
+	_t1=$(date +%s)
+	_drv=$(dk inspect -f '{{.HostConfig.LogConfig.Type}}' "$_c")
+	[ "$_drv" = "$ALIAS" ] || {
+		e2e_why "the container's log driver is '$_drv'"
+		return 1
+	}
+	dk logs "$_c" >"$E2E_TMP/c.out" 2>"$E2E_TMP/c.err" || return 1
+	printf 'a\n' >"$E2E_TMP/want.out"
+	printf 'b\n' >"$E2E_TMP/want.err"
+	same_file "$E2E_TMP/want.out" "$E2E_TMP/c.out" "docker logs stdout" &&
+		same_file "$E2E_TMP/want.err" "$E2E_TMP/c.err" \
+			"docker logs stderr" || return 1
+	_f=$(logfile "$_c")
+	wait_lines "$_f" 2 &&
+		has_line "$_f" 'a\\n' stdout &&
+		has_line "$_f" 'b\\n' stderr &&
+		check_times "$_f" "$_t0" "$_t1"
+}
+
+check_remove() {
+	rm_test_containers
+	# Without -f: every logger released its reference (StopLogging
+	# answered), so nothing holds the plugin any more.
+	dk plugin disable "$ALIAS" >"$E2E_TMP/g.out" 2>&1 || {
+		e2e_why "docker plugin disable: $(cat "$E2E_TMP/g.out")"
+		dk plugin disable -f "$ALIAS" >/dev/null 2>&1
+		return 1
+	}
+	dk plugin rm -f "$ALIAS" >"$E2E_TMP/g.out" 2>&1 || {
+		e2e_why "docker plugin rm -f: $(cat "$E2E_TMP/g.out")"
+		return 1
+	}
+	if dk plugin inspect "$ALIAS" >/dev/null 2>&1; then
+		e2e_why "$ALIAS is still there after rm"
+		return 1
+	fi
+	# The logs live on the host mount, not in the plugin.
+	[ -z "$CID_A" ] || [ "$(nlines "$(logfile "$CID_A")")" -eq 2 ] || {
+		e2e_why "the logs of case a did not survive the removal"
+		return 1
+	}
+	# A plugin built with SAN=... reports at exit (leaks) or earlier on
+	# stderr; dockerd's log has it when this script started dockerd.
+	if [ -n "$E2E_DOCKERD_PID" ] && [ -n "$PLUGIN_ID" ] &&
+		grep "plugin=$PLUGIN_ID" "$E2E_TMP/dockerd.log" |
+		grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error:'; then
+		e2e_why "the plugin reported sanitizer errors:"
+		e2e_plugin_log
+		return 1
+	fi
+}
+
+# ---- main ----------------------------------------------------------------
+
+if [ "$(id -u)" -ne 0 ]; then
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: e2e needs root (CI=true, so this is not a skip)"
+		echo "e2e: 0 passed, 1 failed"
+		[ -z "${RATELOG_TALLY:-}" ] || echo "0 1" >>"$RATELOG_TALLY"
+		exit 1
+	fi
+	echo "SKIP: e2e needs root (it starts dockerd and reads the plugin's files)"
+	exit 77
+fi
+
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ratelog-e2e.XXXXXX") || exit 1
+E2E_LOGS=$E2E_TMP/logs
+trap e2e_finish EXIT
+# An interrupted run is a failed run.
+trap 'echo "FAIL: interrupted"; E2E_FAILED=$((E2E_FAILED + 1)); exit 1' \
+	INT TERM HUP
+
+e2e_case "setup: docker engine" ensure_docker || exit 1
+rm_test_containers
+e2e_case "setup: registry" ensure_registry || exit 1
+e2e_case "setup: busybox image" setup_image || exit 1
+e2e_case "setup: plugin create" setup_plugin_create || exit 1
+e2e_case "setup: plugin push and install" setup_plugin_install || exit 1
+
+e2e_case "a: json-file lines on the host" check_lines
+e2e_case "b: docker logs keeps stdout and stderr apart" check_split
+e2e_case "d: 1000 lines complete and in order" check_many
+e2e_case "e: 40000-byte line round-trips" check_long_line
+e2e_case "f: stopped container read twice, then restarted" check_reread
+e2e_case "h: docker logs --follow ends when the container exits" check_follow
+if [ -n "$E2E_DOCKERD_PID" ]; then
+	e2e_case "c: daemon default log driver" check_default_driver
+else
+	e2e_skip "c: daemon default log driver" \
+		"dockerd was already running; restarting it is not this test's call (E2E_PRIVATE=1 runs a private one)"
+fi
+e2e_case "g: disable and remove the plugin" check_remove
+exit 0
