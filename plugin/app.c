@@ -16,6 +16,8 @@
 #include "plugin/readlogs.h"
 #include "plugin/request.h"
 #include "plugin/server.h"
+#include "config/config.h"
+#include "ratelimit/node.h"
 #include "store/writer.h"
 
 /* One read takes up to this much from a FIFO: the pipe's full size. */
@@ -167,6 +169,15 @@ int app_new(const struct app_config *cfg, struct app **out)
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (cfg->node->rate_limit_bytes != 0) {
+		a->node_budget = node_budget_new(cfg->node->rate_limit_bytes,
+						 cfg->node->rate_burst_bytes,
+						 diag_now_mono());
+		if (a->node_budget == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
 	event_add(a->sigterm_ev, NULL);
 	event_add(a->sigint_ev, NULL);
 	/* A client that goes away mid-reply must not kill us. */
@@ -237,6 +248,7 @@ void app_free(struct app *a)
 	}
 	/* Writes out whatever the streams queued, then stops. */
 	writer_free(a->writer);
+	node_budget_free(a->node_budget);
 	if (a->notify_ev != NULL)
 		event_free(a->notify_ev);
 	if (a->sigterm_ev != NULL)

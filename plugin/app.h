@@ -15,6 +15,8 @@
 #include "plugin/stream.h"
 
 struct event;
+struct node_budget;
+struct node_config;
 struct event_base;
 struct evhttp;
 struct readlogs;
@@ -26,6 +28,7 @@ struct app_config {
 	const char *state_dir;	 /* persisted stream state */
 	const char *fifo_dir;	 /* FIFOs must be directly under it */
 	size_t queue_max;	 /* pending bytes per container */
+	const struct node_config *node; /* plugin-level settings (borrowed) */
 };
 
 /* A live stream in the app's table. */
@@ -39,6 +42,7 @@ struct app {
 	struct event_base *base;     /* owned */
 	struct evhttp *http;	     /* owned */
 	struct writer *writer;	     /* owned */
+	struct node_budget *node_budget; /* owned, NULL: no node rate limit */
 	struct event *notify_ev;     /* owned: the writer thread wakes us */
 	struct event *sigterm_ev;    /* owned */
 	struct event *sigint_ev;     /* owned */

@@ -9,11 +9,13 @@
 #include <event2/http.h>
 
 #include "common/diag.h"
+#include "config/config.h"
 #include "plugin/app.h"
 #include "plugin/readlogs.h"
 #include "plugin/request.h"
 #include "plugin/server.h"
 #include "plugin/stream.h"
+#include "ratelimit/limiter.h"
 #include "store/writer.h"
 
 static void handle_activate(struct app *a, struct evhttp_request *req)
@@ -29,13 +31,65 @@ static void handle_capabilities(struct app *a, struct evhttp_request *req)
 	server_reply_json(req, 200, "{\"Cap\":{\"ReadLogs\":true}}");
 }
 
+/*
+ * The container's log-opts over the plugin-level defaults, checked.  On
+ * failure writes the user's message into 'err' and returns -EINVAL.
+ */
+static int parse_log_opts(struct app *a, json_t *opts, struct log_config *lc,
+			  char *err, size_t err_len)
+{
+	struct config_kv *kv = NULL;
+	const char *key;
+	json_t *value;
+	size_t n = 0;
+	int rc;
+
+	if (opts != NULL && json_object_size(opts) > 0) {
+		kv = calloc(json_object_size(opts), sizeof(*kv));
+		if (kv == NULL) {
+			snprintf(err, err_len, "StartLogging: out of memory");
+			return -ENOMEM;
+		}
+		/* request.c checked that every value is a string. */
+		json_object_foreach(opts, key, value)
+		{
+			kv[n].key = key;
+			kv[n].value = json_string_value(value);
+			n++;
+		}
+	}
+	rc = config_parse(a->cfg.node, kv, n, lc, err, err_len);
+	free(kv);
+	return rc;
+}
+
+static void to_limiter_config(const struct log_config *lc,
+			      struct limiter_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->rate_bytes = lc->rate_limit_bytes;
+	out->burst_bytes = lc->rate_burst_bytes;
+	out->rate_lines = lc->rate_limit_lines;
+	out->burst_lines = lc->rate_burst_lines;
+	/* Charge the newline dockerd took off: the bytes the container
+	 * wrote are what the limit is about. */
+	out->entry_overhead = 1;
+	out->policy = lc->rate_policy == CONFIG_RATE_BLOCK
+			      ? LIMITER_POLICY_BLOCK
+			      : LIMITER_POLICY_DROP;
+	out->notice = lc->rate_notice;
+}
+
 static void handle_start(struct app *a, struct evhttp_request *req)
 {
+	struct log_config lc;
+	struct limiter_config lim;
+	bool have_lc = false;
 	struct start_request sr;
 	struct stream_params p;
 	struct stream *s = NULL;
 	struct sink *sink = NULL;
-	char err[REQUEST_ERR_MAX + REQUEST_PATH_MAX] = "";
+	char err[CONFIG_ERR_MAX + REQUEST_PATH_MAX] = "";
 	size_t len = 0;
 	char *body;
 	int rc;
@@ -53,6 +107,10 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 		server_reply_err(req, err);
 		return;
 	}
+	if (parse_log_opts(a, sr.info.config, &lc, err, sizeof(err)) != 0)
+		goto fail;
+	have_lc = true;
+	to_limiter_config(&lc, &lim);
 	if (app_find_stream(a, sr.file) != NULL) {
 		snprintf(err, sizeof(err),
 			 "StartLogging: File %s is already being read",
@@ -69,6 +127,12 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 	p.container_id = sr.info.container_id;
 	p.sink = sink; /* transferred to the stream, even on failure */
 	p.rbuf = &a->rbuf;
+	p.block = lc.rate_policy == CONFIG_RATE_BLOCK;
+	if (lim.rate_bytes != 0 || lim.rate_lines != 0 ||
+	    a->node_budget != NULL) {
+		p.limit = &lim;
+		p.node = a->node_budget;
+	}
 	p.end_cb = app_stream_ended;
 	p.end_arg = a;
 	rc = stream_open(a->base, &p, &s, err, sizeof(err));
@@ -77,11 +141,14 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 	app_add_stream(a, s);
 	diag(DIAG_INFO, "container %.12s: logging from %s",
 	     sr.info.container_id, sr.file);
+	config_release(&lc);
 	request_start_release(&sr);
 	server_reply_err(req, "");
 	return;
 fail:
 	diag(DIAG_WARN, "%s", err);
+	if (have_lc)
+		config_release(&lc);
 	request_start_release(&sr);
 	server_reply_err(req, err);
 }

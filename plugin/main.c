@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/diag.h"
+#include "config/config.h"
 #include "plugin/app.h"
 #include "store/writer.h"
 
@@ -47,6 +48,9 @@ static const char *env_or(const char *name, const char *fallback)
 static int serve(int argc, char **argv)
 {
 	struct app_config cfg;
+	struct node_config node;
+	struct config_node_env env;
+	char err[CONFIG_ERR_MAX];
 	struct app *a = NULL;
 	const char *level = env_or("LOG_LEVEL", "info");
 	char *state_default = NULL;
@@ -99,10 +103,25 @@ static int serve(int argc, char **argv)
 			return 1;
 		cfg.state_dir = state_default;
 	}
+	/* The plugin-level settings (docker plugin set): a mistake there is
+	 * reported once here and the plugin does not start. */
+	memset(&env, 0, sizeof(env));
+	env.default_log_opts = env_or("DEFAULT_LOG_OPTS", NULL);
+	env.node_rate_limit = env_or("NODE_RATE_LIMIT", NULL);
+	env.node_rate_burst = env_or("NODE_RATE_BURST", NULL);
+	env.node_max_disk = env_or("NODE_MAX_DISK", NULL);
+	env.keep_stopped = env_or("KEEP_STOPPED", NULL);
+	if (config_node_parse(&env, &node, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ratelog: %s\n", err);
+		free(state_default);
+		return 2;
+	}
+	cfg.node = &node;
 	rc = app_new(&cfg, &a);
 	if (rc == 0)
 		rc = app_run(a);
 	app_free(a);
+	config_node_release(&node);
 	free(state_default);
 	if (rc != 0) {
 		diag(DIAG_ERROR, "exiting: %s", strerror(-rc));

@@ -13,6 +13,7 @@
 
 #include "common/diag.h"
 #include "plugin/frame.h"
+#include "ratelimit/limiter.h"
 #include "store/writer.h"
 
 /* What we ask the kernel to hold for a FIFO (design.md). */
@@ -32,6 +33,12 @@ struct stream {
 	struct stream_readbuf *rbuf; /* borrowed */
 	struct event *read_ev;	     /* owned */
 	struct event *delay_ev;	     /* owned */
+	struct event *wait_ev;	     /* owned: block policy, tokens return */
+	struct event *notice_ev;     /* owned: a pending drop notice is due */
+	struct limiter *lim;	     /* owned, NULL without a rate limit */
+	int64_t now_ns;		     /* monotonic time of the current read */
+	int64_t wait_ns;	     /* the limiter asked to wait this long */
+	bool head_admitted; /* the kept entry passed the limiter already */
 	bool block;
 	bool stopping; /* StopLogging came */
 	bool eof;      /* read() returned 0 */
@@ -43,17 +50,67 @@ struct stream {
 	void *end_arg;
 };
 
+/* The attrs that mark a line as ratelog's own, so tools can filter it. */
+static const char notice_attrs[] = "{\"ratelog\":\"notice\"}";
+
+/* Write what the limiter has to say about drops as a stderr line. */
+static void write_notice(struct stream *s, int64_t now_ns)
+{
+	char text[LIMITER_NOTICE_MAX];
+	struct log_entry e;
+	size_t n;
+
+	n = limiter_notice_take(s->lim, now_ns, text, sizeof(text));
+	if (n == 0)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.source = "stderr";
+	e.source_len = 6;
+	e.time_nano = diag_now_real();
+	e.line = (const uint8_t *)text;
+	e.line_len = n;
+	/* Not charged to the limiter; a full queue loses it like a line. */
+	if (sink_append(s->sink, &e, notice_attrs, sizeof(notice_attrs) - 1) ==
+	    0)
+		s->stats.notices++;
+}
+
 static int on_entry(void *arg, const struct log_entry *e)
 {
 	struct stream *s = arg;
 
-	s->stats.entries++;
+	if (s->lim != NULL && !s->head_admitted) {
+		int64_t wait = 0;
+		enum limiter_verdict v =
+			limiter_offer(s->lim, e, s->now_ns, &wait);
+
+		if (v == LIMITER_WAIT) {
+			s->wait_ns = wait;
+			return FRAME_PAUSE;
+		}
+		if (limiter_notice_due(s->lim, s->now_ns))
+			write_notice(s, s->now_ns);
+		if (v == LIMITER_DROP) {
+			s->stats.entries++;
+			s->stats.rate_dropped_lines++;
+			s->stats.rate_dropped_bytes += e->line_len;
+			return FRAME_TAKEN;
+		}
+	}
+	s->head_admitted = false;
 	if (sink_append(s->sink, e, NULL, 0) == 0) {
+		s->stats.entries++;
 		s->stats.queued_lines++;
 		return FRAME_TAKEN;
 	}
-	if (s->block)
+	if (s->block) {
+		/* Offered again when the writer has room (stream_kick), and
+		 * not charged to the limiter twice. */
+		s->head_admitted = s->lim != NULL;
+		s->wait_ns = 0;
 		return FRAME_PAUSE;
+	}
+	s->stats.entries++;
 	s->stats.dropped_lines++;
 	s->stats.dropped_bytes += e->line_len;
 	return FRAME_TAKEN;
@@ -92,8 +149,12 @@ static void finish(struct stream *s)
 		     "dropped",
 		     s->container_id, left);
 	report_bad_frames(s);
+	if (s->lim != NULL)
+		write_notice(s, diag_now_mono());
 	event_del(s->read_ev);
 	event_del(s->delay_ev);
+	event_del(s->wait_ev);
+	event_del(s->notice_ev);
 	s->ended = true;
 	s->end_cb(s->end_arg, s);
 }
@@ -101,6 +162,34 @@ static void finish(struct stream *s)
 static void arm_read(struct stream *s)
 {
 	event_add(s->read_ev, NULL);
+}
+
+static void arm_after(struct event *ev, int64_t ns)
+{
+	struct timeval tv;
+
+	if (ns < 1000)
+		ns = 1000;
+	tv.tv_sec = (time_t)(ns / 1000000000);
+	tv.tv_usec = (suseconds_t)(ns % 1000000000 / 1000);
+	evtimer_add(ev, &tv);
+}
+
+/*
+ * After a batch of entries: a paused stream waits for the limiter's tokens
+ * (a timer) or for the writer (stream_kick); a pending notice gets a timer
+ * so it is written even if the container falls silent.
+ */
+static void after_batch(struct stream *s, int rc)
+{
+	if (rc == FRAME_PAUSE && s->wait_ns > 0)
+		arm_after(s->wait_ev, s->wait_ns);
+	if (s->lim != NULL) {
+		int64_t deadline = limiter_next_deadline(s->lim);
+
+		if (deadline != INT64_MAX)
+			arm_after(s->notice_ev, deadline - s->now_ns);
+	}
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -129,11 +218,13 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			finish(s);
 			return;
 		}
+		s->now_ns = diag_now_mono();
 		rc = frame_decoder_feed(s->dec, s->rbuf->data, (size_t)n,
 					on_entry, s);
 		report_bad_frames(s);
+		after_batch(s, rc);
 		if (rc == FRAME_PAUSE)
-			return; /* stream_kick() starts reading again */
+			return; /* resume() starts reading again */
 		if ((size_t)n < s->rbuf->len) {
 			/* A short read: the writer is trickling.  Let it fill
 			 * the pipe for a moment instead of waking per line. */
@@ -153,21 +244,56 @@ static void on_delay(evutil_socket_t fd, short what, void *arg)
 	arm_read(arg);
 }
 
-void stream_kick(struct stream *s)
+/* Deliver what a pause kept; when all of it went, read again. */
+static void resume(struct stream *s)
 {
 	int rc;
 
 	if (s->ended || !frame_decoder_is_paused(s->dec))
 		return;
-	if (sink_is_full(s->sink))
-		return;
+	s->now_ns = diag_now_mono();
 	rc = frame_decoder_resume(s->dec, on_entry, s);
+	after_batch(s, rc);
 	if (rc == FRAME_PAUSE)
 		return;
 	if (s->eof)
 		finish(s);
 	else
 		arm_read(s);
+}
+
+void stream_kick(struct stream *s)
+{
+	/* Only a stream waiting for the writer; the limiter has a timer. */
+	if (s->ended || !frame_decoder_is_paused(s->dec) || s->wait_ns > 0 ||
+	    sink_is_full(s->sink))
+		return;
+	resume(s);
+}
+
+static void on_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->wait_ns = 0;
+	resume(s);
+}
+
+static void on_notice(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+	int64_t now = diag_now_mono();
+
+	(void)fd;
+	(void)what;
+	if (s->ended)
+		return;
+	if (limiter_notice_due(s->lim, now))
+		write_notice(s, now);
+	s->now_ns = now;
+	after_batch(s, 0);
 }
 
 static int open_fifo(const char *path, char *err, size_t err_len)
@@ -237,13 +363,24 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 	}
 	if (p->resync)
 		frame_decoder_resync(s->dec);
+	if (p->limit != NULL) {
+		s->lim = limiter_new(p->limit, p->node, diag_now_mono());
+		if (s->lim == NULL) {
+			rc = -ENOMEM;
+			snprintf(err, err_len, "StartLogging: out of memory");
+			goto out;
+		}
+	}
 	rc = open_fifo(p->path, err, err_len);
 	if (rc < 0)
 		goto out;
 	s->fd = rc;
 	s->read_ev = event_new(base, s->fd, EV_READ, on_readable, s);
 	s->delay_ev = evtimer_new(base, on_delay, s);
-	if (s->read_ev == NULL || s->delay_ev == NULL) {
+	s->wait_ev = evtimer_new(base, on_wait, s);
+	s->notice_ev = evtimer_new(base, on_notice, s);
+	if (s->read_ev == NULL || s->delay_ev == NULL || s->wait_ev == NULL ||
+	    s->notice_ev == NULL) {
 		rc = -ENOMEM;
 		snprintf(err, err_len, "StartLogging: out of memory");
 		goto out;
@@ -271,6 +408,7 @@ void stream_drain(struct stream *s)
 		if (n <= 0)
 			break;
 		budget = (size_t)n > budget ? 0 : budget - (size_t)n;
+		s->now_ns = diag_now_mono();
 		if (frame_decoder_feed(s->dec, s->rbuf->data, (size_t)n,
 				       on_entry, s) == FRAME_PAUSE)
 			break;
@@ -291,6 +429,11 @@ void stream_free(struct stream *s)
 		event_free(s->read_ev);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
+	if (s->wait_ev != NULL)
+		event_free(s->wait_ev);
+	if (s->notice_ev != NULL)
+		event_free(s->notice_ev);
+	limiter_free(s->lim);
 	if (s->fd != -1)
 		close(s->fd);
 	frame_decoder_free(s->dec);

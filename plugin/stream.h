@@ -11,6 +11,12 @@
  * wake-up per batch instead of one per line.  An idle stream has no timer and
  * no buffer.
  *
+ * Each entry is offered to the stream's rate limiter first (when it has
+ * one): over the limit it is dropped and counted, or, under the block
+ * policy, the stream stops reading until the limiter has tokens again, so
+ * the container's own writes slow down.  After drops, a notice line written
+ * into the container's log says how much was dropped and why.
+ *
  * StopLogging does not close the stream: dockerd closes its end after our
  * reply, and the stream reads until EOF, so no line written before the stop
  * is lost.  At EOF the stream calls its end callback; the owner frees it.
@@ -23,6 +29,8 @@
 #include <stdint.h>
 
 struct event_base;
+struct limiter_config;
+struct node_budget;
 struct sink;
 struct stream;
 
@@ -35,6 +43,9 @@ struct stream_stats {
 	uint64_t queued_lines;	/* handed to the sink */
 	uint64_t dropped_lines; /* refused by a full sink (drop policy) */
 	uint64_t dropped_bytes;
+	uint64_t rate_dropped_lines; /* over the rate limit (drop policy) */
+	uint64_t rate_dropped_bytes;
+	uint64_t notices;	     /* drop notices written */
 	uint64_t bad_frames;	/* malformed frames met */
 	uint64_t skipped_bytes; /* bytes skipped while resynchronising */
 };
@@ -51,6 +62,8 @@ struct stream_params {
 	struct sink *sink;	      /* takes this reference */
 	struct stream_readbuf *rbuf;  /* borrowed, outlives the stream */
 	bool block;		      /* pause reading when the sink is full */
+	const struct limiter_config *limit; /* NULL: no rate limit */
+	struct node_budget *node;     /* borrowed, NULL: no node budget */
 	bool resync;		      /* the first bytes may be mid-frame */
 	stream_end_cb *end_cb;
 	void *end_arg;
