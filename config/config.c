@@ -771,13 +771,14 @@ static void sb_tag_error(struct sb *b, const char *tmpl, struct sb *detail)
 
 int config_check_tag(const char *tmpl, char *err, size_t err_len)
 {
+	struct tag_out unused = {NULL, 0, 0};
 	char dbuf[QUOTE_BUF + 128];
 	struct sb b, detail;
 	int rc;
 
 	sb_init(&b, err, err_len);
 	sb_init(&detail, dbuf, sizeof(dbuf));
-	rc = tag_walk(tmpl, NULL, NULL, &detail);
+	rc = tag_walk(tmpl, NULL, &unused, &detail);
 	if (rc < 0)
 		sb_tag_error(&b, tmpl, &detail);
 	return rc;
@@ -786,13 +787,15 @@ int config_check_tag(const char *tmpl, char *err, size_t err_len)
 int config_render_tag(const char *tmpl, const struct tag_info *ti, char *dst,
 		      size_t cap, size_t *len_out)
 {
+	static const struct tag_info nothing;
 	char dbuf[QUOTE_BUF + 128];
 	struct tag_out o = {dst, cap > 0 ? cap - 1 : 0, 0};
 	struct sb detail;
 	int rc;
 
 	sb_init(&detail, dbuf, sizeof(dbuf));
-	rc = tag_walk(tmpl, ti, &o, &detail);
+	/* tag_walk() renders only when given a tag_info. */
+	rc = tag_walk(tmpl, ti != NULL ? ti : &nothing, &o, &detail);
 	if (rc < 0) {
 		o.len = 0;
 		goto out;
@@ -1038,6 +1041,7 @@ static int parse_storage(struct parse *ps)
 
 static int parse_attrs(struct parse *ps)
 {
+	struct tag_out unused = {NULL, 0, 0};
 	struct log_config *c = ps->out;
 	char dbuf[QUOTE_BUF + 128];
 	struct sb detail;
@@ -1061,7 +1065,7 @@ static int parse_attrs(struct parse *ps)
 	if (rc < 0 || c->tag == NULL)
 		return rc;
 	sb_init(&detail, dbuf, sizeof(dbuf));
-	rc = tag_walk(c->tag, NULL, NULL, &detail);
+	rc = tag_walk(c->tag, NULL, &unused, &detail);
 	if (rc < 0) {
 		sb_opt_prefix(ps, OPT_TAG);
 		sb_puts(ps->err, detail.buf);

@@ -284,10 +284,10 @@ int config_check_tag(const char *tmpl, char *err, size_t err_len);
 
 /*
  * Render a template that config_check_tag() accepts, for the container in
- * 'ti'.  Writes at most cap - 1 bytes and a NUL into 'dst' (nothing when
- * cap is 0) and stores the full length of the rendering, NUL excluded, in
- * *len_out (saturating at SIZE_MAX).  json-file adds no tag when the
- * rendering is empty.
+ * 'ti' (NULL: every field empty).  Writes at most cap - 1 bytes and a NUL into
+ * 'dst' (nothing when cap is 0) and stores the full length of the rendering,
+ * NUL excluded, in *len_out (saturating at SIZE_MAX).  json-file adds no tag
+ * when the rendering is empty.
  *
  * Returns 0 when it fit, -ENOSPC when it was cut (call again with
  * *len_out + 1 bytes), or -EINVAL when the template is invalid (dst is
