@@ -241,7 +241,10 @@ static void escape(char *dst, size_t cap, const char *s, size_t n, bool quotes)
 				break;
 			}
 			memmove(sp + 4, sp + 1, strlen(sp + 1) + 1);
-			memcpy(sp, "\\x20", 4);
+			sp[0] = '\\';
+			sp[1] = 'x';
+			sp[2] = '2';
+			sp[3] = '0';
 			o += 3;
 		}
 	}
@@ -914,6 +917,7 @@ static int parse_string(struct parse *ps, enum opt o, char **dst)
 {
 	const char *s = ps->v[o].text;
 
+	*dst = NULL;
 	if (s == NULL || s[0] == '\0')
 		return 0;
 	*dst = strdup(s);
@@ -1088,7 +1092,7 @@ static int merge(struct parse *ps, const struct node_config *node,
 			/* config_node_parse() kept only known options. */
 			if (o < 0)
 				continue;
-			ps->v[o].text = node->defaults[i].value;
+			ps->v[o].text = str_or_empty(node->defaults[i].value);
 			ps->v[o].from_defaults = true;
 		}
 	}
