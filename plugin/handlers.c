@@ -84,6 +84,7 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 {
 	struct log_config lc;
 	struct limiter_config lim;
+	struct sink_rotation rot;
 	bool have_lc = false;
 	struct start_request sr;
 	struct stream_params p;
@@ -122,6 +123,10 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 		snprintf(err, sizeof(err), "StartLogging: out of memory");
 		goto fail;
 	}
+	rot.max_size = lc.max_size_bytes;
+	rot.max_files = lc.max_files;
+	rot.compress = lc.compress;
+	sink_set_rotation(sink, &rot);
 	memset(&p, 0, sizeof(p));
 	p.path = sr.file;
 	p.container_id = sr.info.container_id;

@@ -221,6 +221,26 @@ static int parse_buffer(struct logreader *r, logreader_entry_cb *cb,
 	return 0;
 }
 
+/* True when the path now names another file than the one open, and the
+ * reader switched to it. */
+static bool switch_if_rotated(struct logreader *r)
+{
+	struct stat now;
+	struct stat open_st;
+	int fd;
+
+	if (stat(r->path, &now) == -1 || fstat(r->fd, &open_st) == -1)
+		return false;
+	if (now.st_ino == open_st.st_ino && now.st_dev == open_st.st_dev)
+		return false;
+	fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return false;
+	close(r->fd);
+	r->fd = fd;
+	return true;
+}
+
 int logreader_read(struct logreader *r, logreader_entry_cb *cb, void *arg)
 {
 	int rc;
@@ -250,8 +270,13 @@ int logreader_read(struct logreader *r, logreader_entry_cb *cb, void *arg)
 			continue;
 		if (n == -1)
 			return -errno;
-		if (n == 0)
+		if (n == 0) {
+			/* The writer rotated: what the old file held has all
+			 * been read; go on with the new current file. */
+			if (switch_if_rotated(r))
+				continue;
 			return LOGREADER_AT_END;
+		}
 		r->buf_off = 0;
 		r->buf_len = (size_t)n;
 	}

@@ -18,6 +18,7 @@
 
 #include "common/diag.h"
 #include "store/jsonline.h"
+#include "store/rotate.h"
 
 /* A buffer bigger than this is freed once written, so idle sinks stay small. */
 #define KEEP_CAPACITY (256 * 1024)
@@ -44,10 +45,14 @@ struct sink {
 	struct sink_progress prog; /* see writer.h */
 	struct sink *next;	   /* w->sinks */
 	struct sink *dirty_next;   /* w->dirty */
+	struct sink_rotation rot;  /* see sink_set_rotation() */
+	bool compressing;	   /* a compression job runs for this sink */
 
 	/* Writer thread only. */
 	struct buf out; /* the batch being written */
 	int fd;		/* the open log file, -1 when closed */
+	uint64_t size;	/* bytes in the open file */
+	char last_time[JSONLINE_TIME_MAX + 1]; /* of the last line written */
 	struct diag_limit err_limit;
 };
 
@@ -60,6 +65,7 @@ struct writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t compressed; /* a compression job finished */
 	bool stopping;		   /* guarded by lock */
 	struct sink *sinks;	   /* guarded by lock: every live sink */
 	struct sink *dirty;	   /* guarded by lock: sinks with work, FIFO */
@@ -163,6 +169,8 @@ static uint64_t count_lines(const char *p, size_t n)
 
 static int open_file(struct sink *s)
 {
+	struct stat st;
+
 	if (mkdir(s->dir, 0750) == -1 && errno != EEXIST)
 		return -errno;
 	s->fd = open(s->path,
@@ -170,36 +178,169 @@ static int open_file(struct sink *s)
 		     0640);
 	if (s->fd == -1)
 		return -errno;
+	if (fstat(s->fd, &st) == -1) {
+		int rc = -errno;
+
+		close(s->fd);
+		s->fd = -1;
+		return rc;
+	}
+	s->size = (uint64_t)st.st_size;
 	return 0;
 }
 
+/* Remember the time of the last line in p[0..n) for the gzip header. */
+static void note_last_time(struct sink *s, const char *p, size_t n)
+{
+	static const char key[] = "\"time\":\"";
+	const char *line;
+	const char *t;
+	const char *q;
+
+	if (n < 2)
+		return;
+	line = memrchr(p, '\n', n - 1);
+	line = line != NULL ? line + 1 : p;
+	t = memmem(line, (size_t)(p + n - line), key, sizeof(key) - 1);
+	if (t == NULL)
+		return;
+	t += sizeof(key) - 1;
+	q = memchr(t, '"', (size_t)(p + n - t));
+	if (q == NULL || (size_t)(q - t) > JSONLINE_TIME_MAX)
+		return;
+	memcpy(s->last_time, t, (size_t)(q - t));
+	s->last_time[q - t] = '\0';
+}
+
+struct compress_job {
+	struct writer *w;
+	struct sink *s; /* stays alive: freeing waits for 'compressing' */
+	char src[ROTATE_PATH_MAX];
+	char last_time[JSONLINE_TIME_MAX + 1];
+};
+
+static void *compress_main(void *arg)
+{
+	struct compress_job *job = arg;
+	struct writer *w = job->w;
+	int rc;
+
+	rc = rotate_compress(job->src, job->last_time);
+	if (rc != 0)
+		diag(DIAG_ERROR, "cannot compress %s: %s", job->src,
+		     strerror(-rc));
+	pthread_mutex_lock(&w->lock);
+	job->s->compressing = false;
+	pthread_cond_broadcast(&w->compressed);
+	pthread_mutex_unlock(&w->lock);
+	free(job);
+	return NULL;
+}
+
+static void wait_compression(struct writer *w, struct sink *s)
+{
+	pthread_mutex_lock(&w->lock);
+	while (s->compressing)
+		pthread_cond_wait(&w->compressed, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Start compressing "<log>.1"; when no thread can start, compress here. */
+static void start_compression(struct writer *w, struct sink *s)
+{
+	struct compress_job *job = calloc(1, sizeof(*job));
+	pthread_t th;
+
+	if (job == NULL ||
+	    rotate_name(job->src, sizeof(job->src), s->path, 1, false) != 0) {
+		free(job);
+		return;
+	}
+	job->w = w;
+	job->s = s;
+	memcpy(job->last_time, s->last_time, sizeof(job->last_time));
+	pthread_mutex_lock(&w->lock);
+	s->compressing = true;
+	pthread_mutex_unlock(&w->lock);
+	if (pthread_create(&th, NULL, compress_main, job) != 0) {
+		compress_main(job);
+		return;
+	}
+	pthread_detach(th);
+}
+
+/* Rotate the sink's files as json-file does, and open a fresh current. */
+static int rotate(struct writer *w, struct sink *s,
+		  const struct sink_rotation *rot)
+{
+	int rc = 0;
+
+	wait_compression(w, s);
+	if (s->fd != -1) {
+		/* Rotated text is rarely read: leave the page cache to the
+		 * node's own work. */
+		(void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (rot->max_files <= 1) {
+		if (unlink(s->path) == -1 && errno != ENOENT)
+			rc = -errno;
+	} else {
+		rc = rotate_shift(s->path, rot->max_files);
+		if (rc == 0 && rot->compress)
+			start_compression(w, s);
+	}
+	if (rc != 0)
+		return rc;
+	return open_file(s);
+}
+
 /*
- * Write the whole batch.  Returns how many bytes reached the file; on a
- * failure also reports it (rate-limited) and closes the file so the next
- * batch starts from a fresh open (the directory may have been removed).
+ * Write the whole batch, rotating between lines where json-file would.
+ * Returns how many bytes reached the file; on a failure also reports it
+ * (rate-limited) and closes the file so the next batch starts from a fresh
+ * open (the directory may have been removed).
  */
-static size_t write_batch(struct sink *s, const char *p, size_t n)
+static size_t write_batch(struct writer *w, struct sink *s, const char *p,
+			  size_t n, const struct sink_rotation *rot)
 {
 	size_t done = 0;
 	int rc = 0;
 
-	if (s->fd == -1) {
-		rc = open_file(s);
-		if (rc != 0)
-			goto out;
-	}
 	while (done < n) {
-		ssize_t k = write(s->fd, p + done, n - done);
+		size_t k;
+		size_t put = 0;
 
-		if (k == -1) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
+		if (s->fd == -1) {
+			rc = open_file(s);
+			if (rc != 0)
+				break;
 		}
-		done += (size_t)k;
+		if (rot->max_size != 0 && s->size >= rot->max_size) {
+			rc = rotate(w, s, rot);
+			if (rc != 0)
+				break;
+			continue;
+		}
+		k = rotate_split(s->size, rot->max_size, p + done, n - done);
+		while (put < k) {
+			ssize_t m = write(s->fd, p + done + put, k - put);
+
+			if (m == -1) {
+				if (errno == EINTR)
+					continue;
+				rc = -errno;
+				break;
+			}
+			put += (size_t)m;
+		}
+		note_last_time(s, p + done, put);
+		s->size += put;
+		done += put;
+		if (rc != 0)
+			break;
 	}
-out:
 	if (rc != 0) {
 		if (diag_limit_allow(&s->err_limit, diag_now_mono(),
 				     ERROR_REPORT_NS))
@@ -223,6 +364,7 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
+		struct sink_rotation rot;
 		struct buf tmp;
 		size_t done;
 		bool last;
@@ -236,11 +378,12 @@ static void *writer_main(void *arg)
 		tmp = s->out;
 		s->out = s->pending;
 		s->pending = tmp;
+		rot = s->rot;
 		pthread_mutex_unlock(&w->lock);
 
 		done = 0;
 		if (s->out.len > 0)
-			done = write_batch(s, s->out.data, s->out.len);
+			done = write_batch(w, s, s->out.data, s->out.len, &rot);
 
 		pthread_mutex_lock(&w->lock);
 		s->prog.done_bytes += s->out.len;
@@ -257,8 +400,10 @@ static void *writer_main(void *arg)
 			unlink_sink(w, s);
 		pthread_mutex_unlock(&w->lock);
 
-		if (last)
+		if (last) {
+			wait_compression(w, s);
 			sink_free(s);
+		}
 		w->notify(w->notify_arg);
 		pthread_mutex_lock(&w->lock);
 	}
@@ -287,8 +432,10 @@ int writer_new(const char *log_root, size_t queue_max,
 	w->dirty_tail = &w->dirty;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
+	pthread_cond_init(&w->compressed, NULL);
 	rc = pthread_create(&w->thread, NULL, writer_main, w);
 	if (rc != 0) {
+		pthread_cond_destroy(&w->compressed);
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->lock);
 		free(w->root);
@@ -316,8 +463,10 @@ void writer_free(struct writer *w)
 		diag(DIAG_WARN, "container %.12s: sink still in use at exit",
 		     s->id);
 		w->sinks = s->next;
+		wait_compression(w, s);
 		sink_free(s);
 	}
+	pthread_cond_destroy(&w->compressed);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	free(w->root);
@@ -420,6 +569,13 @@ int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
 out:
 	pthread_mutex_unlock(&w->lock);
 	return rc;
+}
+
+void sink_set_rotation(struct sink *s, const struct sink_rotation *r)
+{
+	pthread_mutex_lock(&s->w->lock);
+	s->rot = *r;
+	pthread_mutex_unlock(&s->w->lock);
 }
 
 bool sink_is_full(const struct sink *s)

@@ -14,6 +14,11 @@
  * limit sink_append() refuses the entry and the caller drops it (counted) or
  * stops reading its FIFO until the writer catches up.
  *
+ * Rotation happens on the writer thread, between two lines, exactly where
+ * json-file would rotate; compression of a rotated file runs on a thread of
+ * its own so it delays neither the loop nor other containers' writes (the
+ * next rotation of the same container waits for it, as json-file does).
+ *
  * Threads: writer_new(), writer_free() and every sink_*() function except
  * where noted are called from the event-loop thread only.  The 'notify'
  * callback runs on the writer thread: it must only wake the loop (libevent's
@@ -82,6 +87,20 @@ void sink_release(struct sink *s);
  */
 int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
 		size_t attrs_len);
+
+/* How a sink's files are rotated (json-file's max-size, max-file,
+ * compress; see store/rotate.h). */
+struct sink_rotation {
+	uint64_t max_size;  /* bytes; 0 = never rotate */
+	unsigned max_files; /* files kept, the current one included, >= 1 */
+	bool compress;	    /* gzip rotated files (needs max_files >= 2) */
+};
+
+/*
+ * Set the rotation of the sink's files from the next write on (every
+ * StartLogging of the container brings the container's options).
+ */
+void sink_set_rotation(struct sink *s, const struct sink_rotation *r);
 
 /* True when pending bytes are at or above the limit. */
 bool sink_is_full(const struct sink *s);
