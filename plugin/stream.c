@@ -50,9 +50,6 @@ struct stream {
 	void *end_arg;
 };
 
-/* The attrs that mark a line as ratelog's own, so tools can filter it. */
-static const char notice_attrs[] = "{\"ratelog\":\"notice\"}";
-
 /* Write what the limiter has to say about drops as a stderr line. */
 static void write_notice(struct stream *s, int64_t now_ns)
 {
@@ -70,8 +67,8 @@ static void write_notice(struct stream *s, int64_t now_ns)
 	e.line = (const uint8_t *)text;
 	e.line_len = n;
 	/* Not charged to the limiter; a full queue loses it like a line. */
-	if (sink_append(s->sink, &e, notice_attrs, sizeof(notice_attrs) - 1) ==
-	    0)
+	if (sink_append(s->sink, &e, WRITER_NOTICE_ATTRS,
+			sizeof(WRITER_NOTICE_ATTRS) - 1) == 0)
 		s->stats.notices++;
 }
 

@@ -23,6 +23,9 @@
 /* A buffer bigger than this is freed once written, so idle sinks stay small. */
 #define KEEP_CAPACITY (256 * 1024)
 #define MIN_CAPACITY  (16 * 1024)
+/* Retry a failing disk after 100 ms, doubling up to 10 s. */
+#define BACKOFF_MIN_NS (100LL * 1000000)
+#define BACKOFF_MAX_NS (10LL * 1000000000)
 /* At most one disk-error report per sink per minute. */
 #define ERROR_REPORT_NS (60LL * 1000000000)
 
@@ -53,6 +56,17 @@ struct sink {
 	int fd;		/* the open log file, -1 when closed */
 	uint64_t size;	/* bytes in the open file */
 	char last_time[JSONLINE_TIME_MAX + 1]; /* of the last line written */
+	/* While writes fail: batches are counted as lost without touching the
+	 * disk until retry_ns, with a doubling backoff; the first write that
+	 * works again is preceded by a notice line saying what was lost. */
+	bool failing;
+	int fail_errno;
+	int64_t retry_ns;   /* monotonic */
+	int64_t backoff_ns;
+	int64_t fail_since_ns; /* monotonic, when the trouble began */
+	uint64_t fail_lost_bytes;
+	uint64_t fail_lost_lines;
+	bool torn; /* a failed write left half a line: end it before more */
 	struct diag_limit err_limit;
 };
 
@@ -338,10 +352,15 @@ static size_t write_batch(struct writer *w, struct sink *s, const char *p,
 		note_last_time(s, p + done, put);
 		s->size += put;
 		done += put;
-		if (rc != 0)
+		if (rc != 0) {
+			if (put > 0 && p[done - 1] != '\n')
+				s->torn = true;
 			break;
+		}
+		s->torn = false;
 	}
 	if (rc != 0) {
+		s->fail_errno = -rc;
 		if (diag_limit_allow(&s->err_limit, diag_now_mono(),
 				     ERROR_REPORT_NS))
 			diag(DIAG_ERROR,
@@ -355,6 +374,77 @@ static size_t write_batch(struct writer *w, struct sink *s, const char *p,
 		}
 	}
 	return done;
+}
+
+/*
+ * Write one batch, minding a disk in trouble (see the 'failing' fields).
+ * Returns the bytes that reached the file.
+ */
+static size_t write_guarded(struct writer *w, struct sink *s, const char *p,
+			    size_t n, const struct sink_rotation *rot)
+{
+	int64_t now = diag_now_mono();
+	size_t done;
+
+	if (s->failing && now < s->retry_ns)
+		goto lost;
+	if (s->failing) {
+		char text[512];
+		char line[4096];
+		struct log_entry e;
+		size_t k;
+		int t;
+
+		t = snprintf(text, sizeof(text),
+			     "ratelog: lost %llu bytes (%llu lines) in %.1f s: "
+			     "cannot write %s: %s",
+			     (unsigned long long)s->fail_lost_bytes,
+			     (unsigned long long)s->fail_lost_lines,
+			     (double)(now - s->fail_since_ns) / 1e9, s->path,
+			     strerror(s->fail_errno));
+		memset(&e, 0, sizeof(e));
+		e.source = "stderr";
+		e.source_len = 6;
+		e.time_nano = diag_now_real();
+		e.line = (const uint8_t *)text;
+		e.line_len = t < 0 ? 0 : (size_t)t < sizeof(text) ? (size_t)t
+								 : sizeof(text) - 1;
+		/* 4096 holds the encoding of any 511-byte text (6 bytes a byte). */
+		/* A line cut by the failure is ended first, so the notice is
+		 * a line of its own (readers skip the damaged one). */
+		k = s->torn ? 1 : 0;
+		line[0] = '\n';
+		k += jsonline_encode(line + k, &e, WRITER_NOTICE_ATTRS,
+				     sizeof(WRITER_NOTICE_ATTRS) - 1);
+		if (write_batch(w, s, line, k, rot) != k)
+			goto failed;
+		diag(DIAG_INFO, "container %.12s: writing works again: %s",
+		     s->id, text);
+		s->failing = false;
+		s->fail_lost_bytes = 0;
+		s->fail_lost_lines = 0;
+	}
+	done = write_batch(w, s, p, n, rot);
+	if (done == n)
+		return n;
+	s->fail_lost_bytes += n - done;
+	s->fail_lost_lines += count_lines(p + done, n - done);
+failed:
+	if (!s->failing) {
+		s->failing = true;
+		s->fail_since_ns = now;
+		s->backoff_ns = BACKOFF_MIN_NS;
+	} else {
+		s->backoff_ns = s->backoff_ns * 2 > BACKOFF_MAX_NS
+					? BACKOFF_MAX_NS
+					: s->backoff_ns * 2;
+	}
+	s->retry_ns = now + s->backoff_ns;
+	return 0;
+lost:
+	s->fail_lost_bytes += n;
+	s->fail_lost_lines += count_lines(p, n);
+	return 0;
 }
 
 static void *writer_main(void *arg)
@@ -383,7 +473,8 @@ static void *writer_main(void *arg)
 
 		done = 0;
 		if (s->out.len > 0)
-			done = write_batch(w, s, s->out.data, s->out.len, &rot);
+			done = write_guarded(w, s, s->out.data, s->out.len,
+					     &rot);
 
 		pthread_mutex_lock(&w->lock);
 		s->prog.done_bytes += s->out.len;

@@ -19,6 +19,12 @@
  * its own so it delays neither the loop nor other containers' writes (the
  * next rotation of the same container waits for it, as json-file does).
  *
+ * A disk in trouble (ENOSPC, EIO, a removed or read-only directory) never
+ * blocks anyone: the batch is counted as lost, retried with a backoff, and
+ * the first write that works again is preceded by a notice line with what
+ * was lost; the error is reported on stderr at most once a minute per
+ * container.
+ *
  * Threads: writer_new(), writer_free() and every sink_*() function except
  * where noted are called from the event-loop thread only.  The 'notify'
  * callback runs on the writer thread: it must only wake the loop (libevent's
@@ -32,6 +38,10 @@
 #include <stdint.h>
 
 #include "store/entry.h"
+
+/* The attrs of lines ratelog writes itself (drop and loss notices), so
+ * tools can tell them from the container's own. */
+#define WRITER_NOTICE_ATTRS "{\"ratelog\":\"notice\"}"
 
 /* Pending bytes a sink may hold before sink_append() refuses entries. */
 #define WRITER_QUEUE_MAX_DEFAULT (4 * 1024 * 1024)
