@@ -8,22 +8,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "store/jsonline.h"
+#include "store/rotate.h"
 
 #define READ_BYTES (64 * 1024)
+/* Rotated files looked at: far more than any max-file in real use. */
+#define LOGREADER_MAX_ROTATED 64
 /* A json-file line longer than this is skipped as damaged: dockerd's lines
  * hold at most 16 KiB of text, about 100 KiB once escaped. */
 #define LINE_MAX_BYTES (4 * 1024 * 1024)
 
+/* One file of the log, opened when the reader started. */
+struct lr_file {
+	int fd;	      /* owned */
+	gzFile gz;    /* owned, NULL for a plain file */
+	uint64_t skip; /* lines to pass over at its start (Tail) */
+};
+
 struct logreader {
-	char *path; /* owned */
-	int fd;	    /* -1 until the file exists */
+	char *path; /* owned: the current file */
+	/* Rotated files, oldest first, opened at the start so a rotation
+	 * while we read renames nothing under us. */
+	struct lr_file old[LOGREADER_MAX_ROTATED];
+	unsigned n_old;
+	unsigned next_old; /* the rotated file being read; n_old = done */
+	int fd;	    /* the current file, -1 until it exists */
 	int64_t tail;
 	int64_t since_ns;
 	int64_t until_ns;
 	bool positioned; /* the Tail start has been found */
 	bool until_met;
 	bool skipping; /* inside a line longer than LINE_MAX_BYTES */
+	bool starting; /* the next rotated file has not been read yet */
+	uint64_t skip_lines; /* lines of this file before Tail's start */
 	char *buf;     /* owned: READ_BYTES of file data */
 	size_t buf_off; /* next unparsed byte in buf */
 	size_t buf_len;
@@ -35,6 +54,59 @@ struct logreader {
 	uint64_t bad_lines;
 };
 
+static void close_file(struct lr_file *f)
+{
+	if (f->gz != NULL)
+		gzclose(f->gz); /* closes its fd */
+	else if (f->fd != -1)
+		close(f->fd);
+	f->gz = NULL;
+	f->fd = -1;
+}
+
+/* Open "<log>.K-1" ... "<log>.1" (plain or .gz), oldest first. */
+static void open_rotated(struct logreader *r)
+{
+	char name[ROTATE_PATH_MAX];
+	int fds[LOGREADER_MAX_ROTATED];
+	bool gz[LOGREADER_MAX_ROTATED];
+	unsigned n = 0;
+
+	for (unsigned i = 1; i <= LOGREADER_MAX_ROTATED; i++) {
+		int fd = -1;
+		bool is_gz = false;
+
+		if (rotate_name(name, sizeof(name), r->path, i, false) != 0)
+			break;
+		fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd == -1 &&
+		    rotate_name(name, sizeof(name), r->path, i, true) == 0) {
+			fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			is_gz = fd != -1;
+		}
+		if (fd == -1)
+			break; /* the chain has no gaps */
+		fds[n] = fd;
+		gz[n] = is_gz;
+		n++;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct lr_file *f = &r->old[i];
+
+		f->fd = fds[n - 1 - i];
+		f->skip = 0;
+		f->gz = NULL;
+		if (gz[n - 1 - i]) {
+			f->gz = gzdopen(f->fd, "rb");
+			if (f->gz == NULL) {
+				close(f->fd);
+				f->fd = -1;
+			}
+		}
+	}
+	r->n_old = n;
+}
+
 int logreader_open(const struct logreader_params *p, struct logreader **out)
 {
 	struct logreader *r = calloc(1, sizeof(*r));
@@ -45,16 +117,18 @@ int logreader_open(const struct logreader_params *p, struct logreader **out)
 	r->tail = p->tail;
 	r->since_ns = p->since_ns;
 	r->until_ns = p->until_ns;
+	r->starting = true;
 	r->path = strdup(p->path);
 	r->buf = malloc(READ_BYTES);
 	if (r->path == NULL || r->buf == NULL) {
 		logreader_free(r);
 		return -ENOMEM;
 	}
-	/* Where Tail starts is decided against the file as it is now.  A file
-	 * that does not exist yet holds nothing old: all of it will be new. */
+	/* Where Tail starts is decided against the files as they are now.  A
+	 * log that does not exist yet holds nothing old: all of it is new. */
+	open_rotated(r);
 	r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (r->fd == -1)
+	if (r->fd == -1 && r->n_old == 0)
 		r->positioned = true;
 	*out = r;
 	return 0;
@@ -66,6 +140,8 @@ void logreader_free(struct logreader *r)
 		return;
 	if (r->fd != -1)
 		close(r->fd);
+	for (unsigned i = 0; i < r->n_old; i++)
+		close_file(&r->old[i]);
 	free(r->path);
 	free(r->buf);
 	free(r->line);
@@ -99,7 +175,7 @@ static int grow(char **p, size_t *cap, size_t want)
  * The offset where the last 'tail' entries start, found by reading
  * backwards from the end.  Every entry is one line.
  */
-static int tail_offset(int fd, int64_t tail, off_t *out)
+static int tail_offset(int fd, int64_t tail, off_t *out, int64_t *found)
 {
 	char buf[READ_BYTES];
 	struct stat st;
@@ -128,30 +204,89 @@ static int tail_offset(int fd, int64_t tail, off_t *out)
 				continue;
 			if (++seen == tail) {
 				*out = pos + (off_t)i + 1;
+				*found = seen;
 				return 0;
 			}
 		}
 	}
+	/* Every line of the file, the first one included. */
+	*found = end > 0 ? seen + 1 : 0;
 	return 0;
 }
 
+/* Lines in a rotated file (it is read once more afterwards). */
+static int64_t count_lines_in(struct lr_file *f, char *buf)
+{
+	int64_t lines = 0;
+
+	for (;;) {
+		ssize_t n = f->gz != NULL ? gzread(f->gz, buf, READ_BYTES)
+					  : read(f->fd, buf, READ_BYTES);
+
+		if (n <= 0)
+			break;
+		for (const char *p = buf; (p = memchr(p, '\n',
+						     (size_t)(buf + n - p)));
+		     p++)
+			lines++;
+	}
+	if (f->gz != NULL)
+		gzrewind(f->gz);
+	else
+		lseek(f->fd, 0, SEEK_SET);
+	return lines;
+}
+
+static void skip_all_old(struct logreader *r)
+{
+	r->next_old = r->n_old;
+}
+
+/*
+ * Find where the last 'tail' entries start: in the current file by reading
+ * backwards from its end; when it holds fewer, in the rotated files before
+ * it, newest first, counting their lines.
+ */
 static int position(struct logreader *r)
 {
 	off_t start = 0;
+	int64_t want = r->tail;
 	int rc;
 
+	r->positioned = true;
+	if (r->tail < 0)
+		return 0; /* everything, from the oldest rotated file */
 	if (r->tail == 0) {
-		start = lseek(r->fd, 0, SEEK_END);
-		if (start == -1)
+		skip_all_old(r);
+		if (r->fd != -1 && lseek(r->fd, 0, SEEK_END) == -1)
 			return -errno;
-	} else if (r->tail > 0) {
-		rc = tail_offset(r->fd, r->tail, &start);
+		return 0;
+	}
+	if (r->fd != -1) {
+		int64_t found = 0;
+
+		rc = tail_offset(r->fd, want, &start, &found);
 		if (rc != 0)
 			return rc;
 		if (lseek(r->fd, start, SEEK_SET) == -1)
 			return -errno;
+		if (found >= want) {
+			skip_all_old(r);
+			return 0;
+		}
+		want -= found;
 	}
-	r->positioned = true;
+	for (unsigned i = r->n_old; i-- > 0;) {
+		int64_t lines = count_lines_in(&r->old[i], r->buf);
+
+		if (lines >= want) {
+			r->old[i].skip = (uint64_t)(lines - want);
+			r->next_old = i;
+			return 0;
+		}
+		want -= lines;
+	}
+	r->next_old = 0;
 	return 0;
 }
 
@@ -203,6 +338,9 @@ static int parse_buffer(struct logreader *r, logreader_entry_cb *cb,
 			r->bad_lines++;
 			r->line_len = 0;
 			r->skipping = nl == NULL;
+		} else if (nl != NULL && r->skip_lines > 0) {
+			r->skip_lines--; /* before Tail's start */
+			r->line_len = 0;
 		} else if (nl != NULL && r->line_len == 0) {
 			rc = deliver(r, p, k, cb, arg); /* the common case */
 		} else {
@@ -241,17 +379,61 @@ static bool switch_if_rotated(struct logreader *r)
 	return true;
 }
 
+/*
+ * Read the next slice: from the rotated files in order, then the current
+ * file.  Returns bytes read (into r->buf), 0 at the end of everything, or
+ * -errno.
+ */
+static ssize_t read_some(struct logreader *r)
+{
+	ssize_t n;
+
+	while (r->next_old < r->n_old) {
+		struct lr_file *f = &r->old[r->next_old];
+
+		if (r->starting) {
+			r->skip_lines = f->skip;
+			r->starting = false;
+		}
+		n = f->gz != NULL ? gzread(f->gz, r->buf, READ_BYTES)
+				  : read(f->fd, r->buf, READ_BYTES);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n > 0)
+			return n;
+		/* This file is done (a read error loses only its rest). */
+		close_file(f);
+		r->next_old++;
+		r->starting = true;
+		r->line_len = 0;
+		r->skipping = false;
+		r->skip_lines = 0;
+	}
+	if (r->fd == -1) {
+		r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (r->fd == -1)
+			return errno == ENOENT ? 0 : -errno;
+	}
+	for (;;) {
+		n = read(r->fd, r->buf, READ_BYTES);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -errno;
+		/* The writer rotated: what the old file held has all been
+		 * read; go on with the new current file. */
+		if (n == 0 && switch_if_rotated(r))
+			continue;
+		return n;
+	}
+}
+
 int logreader_read(struct logreader *r, logreader_entry_cb *cb, void *arg)
 {
 	int rc;
 
 	if (r->until_met)
 		return LOGREADER_UNTIL;
-	if (r->fd == -1) {
-		r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (r->fd == -1)
-			return errno == ENOENT ? LOGREADER_AT_END : -errno;
-	}
 	if (!r->positioned) {
 		rc = position(r);
 		if (rc != 0)
@@ -265,18 +447,11 @@ int logreader_read(struct logreader *r, logreader_entry_cb *cb, void *arg)
 			return rc;
 		if (rc > 0)
 			return r->until_met ? LOGREADER_UNTIL : LOGREADER_MORE;
-		n = read(r->fd, r->buf, READ_BYTES);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -errno;
-		if (n == 0) {
-			/* The writer rotated: what the old file held has all
-			 * been read; go on with the new current file. */
-			if (switch_if_rotated(r))
-				continue;
+		n = read_some(r);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
 			return LOGREADER_AT_END;
-		}
 		r->buf_off = 0;
 		r->buf_len = (size_t)n;
 	}
