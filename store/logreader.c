@@ -308,8 +308,13 @@ static int deliver(struct logreader *r, const char *text, size_t len,
 		r->until_met = true;
 		return 1;
 	}
-	if (r->since_ns != 0 && rec.time_nano < r->since_ns)
-		return 0;
+	/* As dockerd 24+: entries before Since are skipped until the first
+	 * that is not, then filtering stops (clocks are not monotonic). */
+	if (r->since_ns != 0) {
+		if (rec.time_nano < r->since_ns)
+			return 0;
+		r->since_ns = 0;
+	}
 	memset(&e, 0, sizeof(e));
 	e.source = rec.stream;
 	e.source_len = rec.stream_len;
