@@ -188,7 +188,7 @@ static int open_file(struct sink *s)
 	if (mkdir(s->dir, 0750) == -1 && errno != EEXIST)
 		return -errno;
 	s->fd = open(s->path,
-		     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		     O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 		     0640);
 	if (s->fd == -1)
 		return -errno;
@@ -377,6 +377,38 @@ static size_t write_batch(struct writer *w, struct sink *s, const char *p,
 }
 
 /*
+ * A failed write left the start of a line at the end of the file: cut the
+ * file back to its last complete line, so every reader (dockerd's json-file
+ * reader stops at a line it cannot decode) sees whole lines only.
+ */
+static void cut_torn_line(struct sink *s)
+{
+	char buf[4096];
+	struct stat st;
+	off_t pos;
+
+	s->torn = false;
+	if (fstat(s->fd, &st) == -1)
+		return;
+	pos = st.st_size;
+	while (pos > 0) {
+		size_t n = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+		const char *nl;
+
+		if (pread(s->fd, buf, n, pos - (off_t)n) != (ssize_t)n)
+			return;
+		nl = memrchr(buf, '\n', n);
+		if (nl != NULL) {
+			pos = pos - (off_t)n + (nl - buf) + 1;
+			break;
+		}
+		pos -= (off_t)n;
+	}
+	if (pos < st.st_size && ftruncate(s->fd, pos) == 0)
+		s->size = (uint64_t)pos;
+}
+
+/*
  * Write one batch, minding a disk in trouble (see the 'failing' fields).
  * Returns the bytes that reached the file.
  */
@@ -410,12 +442,12 @@ static size_t write_guarded(struct writer *w, struct sink *s, const char *p,
 		e.line_len = t < 0 ? 0 : (size_t)t < sizeof(text) ? (size_t)t
 								 : sizeof(text) - 1;
 		/* 4096 holds the encoding of any 511-byte text (6 bytes a byte). */
-		/* A line cut by the failure is ended first, so the notice is
-		 * a line of its own (readers skip the damaged one). */
-		k = s->torn ? 1 : 0;
-		line[0] = '\n';
-		k += jsonline_encode(line + k, &e, WRITER_NOTICE_ATTRS,
-				     sizeof(WRITER_NOTICE_ATTRS) - 1);
+		if (s->fd == -1 && open_file(s) != 0)
+			goto failed;
+		if (s->torn)
+			cut_torn_line(s);
+		k = jsonline_encode(line, &e, WRITER_NOTICE_ATTRS,
+				    sizeof(WRITER_NOTICE_ATTRS) - 1);
 		if (write_batch(w, s, line, k, rot) != k)
 			goto failed;
 		diag(DIAG_INFO, "container %.12s: writing works again: %s",
