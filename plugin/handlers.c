@@ -11,6 +11,7 @@
 #include "common/diag.h"
 #include "config/config.h"
 #include "plugin/app.h"
+#include "plugin/attrs.h"
 #include "plugin/readlogs.h"
 #include "plugin/request.h"
 #include "plugin/server.h"
@@ -85,6 +86,8 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 	struct log_config lc;
 	struct limiter_config lim;
 	struct sink_rotation rot;
+	char *attrs = NULL;
+	size_t attrs_len = 0;
 	bool have_lc = false;
 	struct start_request sr;
 	struct stream_params p;
@@ -112,6 +115,12 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 		goto fail;
 	have_lc = true;
 	to_limiter_config(&lc, &lim);
+	if (attrs_render(&lc, sr.info.info, &attrs, &attrs_len, err,
+			 sizeof(err)) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, sizeof(err), "StartLogging: out of memory");
+		goto fail;
+	}
 	if (app_find_stream(a, sr.file) != NULL) {
 		snprintf(err, sizeof(err),
 			 "StartLogging: File %s is already being read",
@@ -133,6 +142,8 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 	p.sink = sink; /* transferred to the stream, even on failure */
 	p.rbuf = &a->rbuf;
 	p.block = lc.rate_policy == CONFIG_RATE_BLOCK;
+	p.attrs = attrs;
+	p.attrs_len = attrs_len;
 	if (lim.rate_bytes != 0 || lim.rate_lines != 0 ||
 	    a->node_budget != NULL) {
 		p.limit = &lim;
@@ -147,6 +158,7 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 	diag(DIAG_INFO, "container %.12s: logging from %s",
 	     sr.info.container_id, sr.file);
 	config_release(&lc);
+	free(attrs);
 	request_start_release(&sr);
 	server_reply_err(req, "");
 	return;
@@ -154,6 +166,7 @@ fail:
 	diag(DIAG_WARN, "%s", err);
 	if (have_lc)
 		config_release(&lc);
+	free(attrs);
 	request_start_release(&sr);
 	server_reply_err(req, err);
 }

@@ -26,6 +26,8 @@
 
 struct stream {
 	char *path; /* owned */
+	char *attrs; /* owned: the attrs object of every line, or NULL */
+	size_t attrs_len;
 	char container_id[65];
 	int fd;
 	struct sink *sink;	     /* owned reference */
@@ -95,7 +97,7 @@ static int on_entry(void *arg, const struct log_entry *e)
 		}
 	}
 	s->head_admitted = false;
-	if (sink_append(s->sink, e, NULL, 0) == 0) {
+	if (sink_append(s->sink, e, s->attrs, s->attrs_len) == 0) {
 		s->stats.entries++;
 		s->stats.queued_lines++;
 		return FRAME_TAKEN;
@@ -353,7 +355,12 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 		 p->container_id);
 	s->path = strdup(p->path);
 	s->dec = frame_decoder_new(FRAME_MAX_DEFAULT);
-	if (s->path == NULL || s->dec == NULL) {
+	if (p->attrs != NULL) {
+		s->attrs = strndup(p->attrs, p->attrs_len);
+		s->attrs_len = p->attrs_len;
+	}
+	if (s->path == NULL || s->dec == NULL ||
+	    (p->attrs != NULL && s->attrs == NULL)) {
 		rc = -ENOMEM;
 		snprintf(err, err_len, "StartLogging: out of memory");
 		goto out;
@@ -436,6 +443,7 @@ void stream_free(struct stream *s)
 	frame_decoder_free(s->dec);
 	sink_release(s->sink);
 	free(s->path);
+	free(s->attrs);
 	free(s);
 }
 

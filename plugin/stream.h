@@ -62,6 +62,8 @@ struct stream_params {
 	struct sink *sink;	      /* takes this reference */
 	struct stream_readbuf *rbuf;  /* borrowed, outlives the stream */
 	bool block;		      /* pause reading when the sink is full */
+	const char *attrs;	      /* json-file attrs object, or NULL */
+	size_t attrs_len;
 	const struct limiter_config *limit; /* NULL: no rate limit */
 	struct node_budget *node;     /* borrowed, NULL: no node budget */
 	bool resync;		      /* the first bytes may be mid-frame */

@@ -348,6 +348,27 @@ static void test_full_disk(void **state)
 	assert_true(after);
 }
 
+/* labels, env and tag become json-file's attrs on every line. */
+static void test_attrs(void **state)
+{
+	struct harness *h = *state;
+	struct h_fifo f;
+	struct h_lines ls;
+	char id[65];
+
+	start(h, &f, id, "labels=com.example.team,env=FOO,tag={{.Name}}");
+	write_numbered(&f, 0, 2);
+	stop(h, &f);
+	assert_int_equal(h_wait_lines(h, id, 2, H_WAIT_MS), 2);
+	assert_int_equal(h_read_lines(h, id, &ls), 0);
+	for (size_t i = 0; i < ls.n; i++)
+		assert_non_null(strstr(ls.v[i].raw,
+				       "\"attrs\":{\"FOO\":\"bar\","
+				       "\"com.example.team\":\"x\","
+				       "\"tag\":\"web\"},\"time\":"));
+	h_lines_release(&ls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +377,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_last_time, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_attrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_storage_options, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup,
