@@ -16,6 +16,7 @@
 #include "plugin/readlogs.h"
 #include "plugin/request.h"
 #include "plugin/server.h"
+#include "plugin/state.h"
 #include "config/config.h"
 #include "ratelimit/node.h"
 #include "store/writer.h"
@@ -107,6 +108,63 @@ static void log_stream_end(const struct stream *s)
 	     (unsigned long long)st.bad_frames);
 }
 
+/* A state record to write, or to remove when 'record' is NULL. */
+struct state_job {
+	char *dir;    /* owned */
+	char *file;   /* owned */
+	char *record; /* owned, NULL: remove */
+};
+
+static void state_job_run(void *arg)
+{
+	struct state_job *j = arg;
+	int rc;
+
+	rc = j->record != NULL ? state_save(j->dir, j->file, j->record)
+			       : state_remove(j->dir, j->file);
+	if (rc != 0)
+		diag(DIAG_WARN,
+		     "state for %s: %s (a plugin restart will not "
+		     "re-attach to it)",
+		     j->file, strerror(-rc));
+	free(j->dir);
+	free(j->file);
+	free(j->record);
+	free(j);
+}
+
+static void post_state(struct app *a, const char *file, char *record)
+{
+	struct state_job *j = calloc(1, sizeof(*j));
+
+	if (j != NULL) {
+		j->dir = strdup(a->cfg.state_dir);
+		j->file = strdup(file);
+		j->record = record;
+		record = NULL;
+		if (j->dir != NULL && j->file != NULL &&
+		    writer_post(a->writer, state_job_run, j) == 0)
+			return;
+		free(j->dir);
+		free(j->file);
+		free(j->record);
+		free(j);
+	}
+	free(record);
+	diag(DIAG_WARN, "state for %s: out of memory", file);
+}
+
+void app_remember_stream(struct app *a, const char *file, json_t *info)
+{
+	char *record = state_render(file, info);
+
+	if (record == NULL) {
+		diag(DIAG_WARN, "state for %s: out of memory", file);
+		return;
+	}
+	post_state(a, file, record);
+}
+
 void app_stream_ended(void *arg, struct stream *s)
 {
 	struct app *a = arg;
@@ -114,6 +172,7 @@ void app_stream_ended(void *arg, struct stream *s)
 	char id[65];
 
 	log_stream_end(s);
+	post_state(a, stream_path(s), NULL);
 	memcpy(id, stream_container_id(s), sizeof(id));
 	for (pp = &a->streams; *pp != NULL; pp = &(*pp)->next) {
 		if ((*pp)->stream == s) {
@@ -138,6 +197,27 @@ static int make_dir(const char *path, mode_t mode)
 		return rc;
 	}
 	return 0;
+}
+
+/* A record from an earlier run: re-attach if its FIFO is still there. */
+static void reattach_cb(void *arg, const char *fifo_path, json_t *info)
+{
+	struct app *a = arg;
+	struct stat st;
+	json_t *body;
+	char *text;
+
+	if (lstat(fifo_path, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+		/* The container stopped while we were down. */
+		state_remove(a->cfg.state_dir, fifo_path);
+		return;
+	}
+	body = json_pack("{s:s, s:O}", "File", fifo_path, "Info", info);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (text == NULL || handlers_reattach(a, text, strlen(text)) != 0)
+		state_remove(a->cfg.state_dir, fifo_path);
+	free(text);
+	json_decref(body);
 }
 
 int app_new(const struct app_config *cfg, struct app **out)
@@ -191,6 +271,12 @@ int app_new(const struct app_config *cfg, struct app **out)
 	}
 	/* Bodies up to REQUEST_BODY_MAX reach the parser, which refuses the
 	 * largest with a clear message; evhttp answers 413 past that. */
+	/* Streams a crashed run was reading: dockerd will not start them
+	 * again.  Before listening, so no StartLogging can race them. */
+	rc = state_load_all(cfg->state_dir, reattach_cb, a);
+	if (rc < 0)
+		diag(DIAG_WARN, "cannot read the state in %s: %s",
+		     cfg->state_dir, strerror(-rc));
 	rc = server_listen(a->base, cfg->socket_path, REQUEST_BODY_MAX + 1024,
 			   handlers_dispatch, a, &a->http);
 	if (rc != 0)

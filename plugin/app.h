@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "plugin/stream.h"
 
 struct event;
@@ -23,11 +25,11 @@ struct readlogs;
 struct writer;
 
 struct app_config {
-	const char *socket_path; /* where the API listens */
-	const char *log_root;	 /* "<root>/<id>/<id>-json.log" */
-	const char *state_dir;	 /* persisted stream state */
-	const char *fifo_dir;	 /* FIFOs must be directly under it */
-	size_t queue_max;	 /* pending bytes per container */
+	const char *socket_path;	/* where the API listens */
+	const char *log_root;		/* "<root>/<id>/<id>-json.log" */
+	const char *state_dir;		/* persisted stream state */
+	const char *fifo_dir;		/* FIFOs must be directly under it */
+	size_t queue_max;		/* pending bytes per container */
 	const struct node_config *node; /* plugin-level settings (borrowed) */
 };
 
@@ -38,18 +40,18 @@ struct app_stream {
 };
 
 struct app {
-	struct app_config cfg; /* strings borrowed from main() */
-	struct event_base *base;     /* owned */
-	struct evhttp *http;	     /* owned */
-	struct writer *writer;	     /* owned */
+	struct app_config cfg;		 /* strings borrowed from main() */
+	struct event_base *base;	 /* owned */
+	struct evhttp *http;		 /* owned */
+	struct writer *writer;		 /* owned */
 	struct node_budget *node_budget; /* owned, NULL: no node rate limit */
-	struct event *notify_ev;     /* owned: the writer thread wakes us */
-	struct event *sigterm_ev;    /* owned */
-	struct event *sigint_ev;     /* owned */
-	struct app_stream *streams;  /* owned list */
-	struct readlogs *readers;    /* owned list, see readlogs.h */
-	struct stream_readbuf rbuf;  /* owned data: shared by all streams */
-	bool stopping;		     /* a signal asked us to exit */
+	struct event *notify_ev;	 /* owned: the writer thread wakes us */
+	struct event *sigterm_ev;	 /* owned */
+	struct event *sigint_ev;	 /* owned */
+	struct app_stream *streams;	 /* owned list */
+	struct readlogs *readers;	 /* owned list, see readlogs.h */
+	struct stream_readbuf rbuf;	 /* owned data: shared by all streams */
+	bool stopping;			 /* a signal asked us to exit */
 };
 
 /* Build the app: event loop, writer, API socket.  Returns 0 or -errno and
@@ -71,6 +73,14 @@ bool app_container_is_logging(struct app *a, const char *container_id);
 
 /* Add an opened stream to the table (takes ownership). */
 void app_add_stream(struct app *a, struct stream *s);
+
+/*
+ * Persist that the stream of FIFO 'file' belongs to the container of 'info'
+ * (borrowed), so a restarted plugin re-attaches to it; the record is written
+ * by the writer thread.  Failures are reported, not returned: logging goes
+ * on without re-attach.
+ */
+void app_remember_stream(struct app *a, const char *file, json_t *info);
 
 /* The end callback every stream of the app is opened with. */
 void app_stream_ended(void *arg, struct stream *s);

@@ -81,18 +81,83 @@ static void to_limiter_config(const struct log_config *lc,
 	out->notice = lc->rate_notice;
 }
 
-static void handle_start(struct app *a, struct evhttp_request *req)
+/*
+ * Check the log-opts of a parsed StartLogging (or a re-attached record) and
+ * start reading its FIFO.  'resync': the FIFO was read by an earlier run,
+ * so the first bytes may be the middle of a frame.  Returns 0, or -errno
+ * with a sentence for the user in 'err'.
+ */
+static int start_stream(struct app *a, const struct start_request *sr,
+			bool resync, char *err, size_t err_len)
 {
 	struct log_config lc;
 	struct limiter_config lim;
 	struct sink_rotation rot;
-	char *attrs = NULL;
-	size_t attrs_len = 0;
-	bool have_lc = false;
-	struct start_request sr;
 	struct stream_params p;
 	struct stream *s = NULL;
 	struct sink *sink = NULL;
+	char *attrs = NULL;
+	size_t attrs_len = 0;
+	int rc;
+
+	rc = parse_log_opts(a, sr->info.config, &lc, err, err_len);
+	if (rc != 0)
+		return rc;
+	to_limiter_config(&lc, &lim);
+	rc = attrs_render(&lc, sr->info.info, &attrs, &attrs_len, err, err_len);
+	if (rc != 0) {
+		if (err[0] == '\0')
+			snprintf(err, err_len, "StartLogging: out of memory");
+		goto out;
+	}
+	if (app_find_stream(a, sr->file) != NULL) {
+		snprintf(err, err_len,
+			 "StartLogging: File %s is already being read",
+			 sr->file);
+		rc = -EEXIST;
+		goto out;
+	}
+	rc = writer_sink_get(a->writer, sr->info.container_id, &sink);
+	if (rc != 0) {
+		snprintf(err, err_len, "StartLogging: out of memory");
+		goto out;
+	}
+	rot.max_size = lc.max_size_bytes;
+	rot.max_files = lc.max_files;
+	rot.compress = lc.compress;
+	sink_set_rotation(sink, &rot);
+	memset(&p, 0, sizeof(p));
+	p.path = sr->file;
+	p.container_id = sr->info.container_id;
+	p.sink = sink; /* transferred to the stream, even on failure */
+	p.rbuf = &a->rbuf;
+	p.block = lc.rate_policy == CONFIG_RATE_BLOCK;
+	p.resync = resync;
+	p.attrs = attrs;
+	p.attrs_len = attrs_len;
+	if (lim.rate_bytes != 0 || lim.rate_lines != 0 ||
+	    a->node_budget != NULL) {
+		p.limit = &lim;
+		p.node = a->node_budget;
+	}
+	p.end_cb = app_stream_ended;
+	p.end_arg = a;
+	rc = stream_open(a->base, &p, &s, err, err_len);
+	if (rc != 0)
+		goto out;
+	app_add_stream(a, s);
+	app_remember_stream(a, sr->file, sr->info.info);
+	diag(DIAG_INFO, "container %.12s: %s %s", sr->info.container_id,
+	     resync ? "re-attached to" : "logging from", sr->file);
+out:
+	config_release(&lc);
+	free(attrs);
+	return rc;
+}
+
+static void handle_start(struct app *a, struct evhttp_request *req)
+{
+	struct start_request sr;
 	char err[CONFIG_ERR_MAX + REQUEST_PATH_MAX] = "";
 	size_t len = 0;
 	char *body;
@@ -106,69 +171,30 @@ static void handle_start(struct app *a, struct evhttp_request *req)
 	rc = request_parse_start(body, len, a->cfg.fifo_dir, &sr, err,
 				 sizeof(err));
 	free(body);
-	if (rc != 0) {
-		diag(DIAG_WARN, "%s", err);
-		server_reply_err(req, err);
-		return;
+	if (rc == 0) {
+		rc = start_stream(a, &sr, false, err, sizeof(err));
+		request_start_release(&sr);
 	}
-	if (parse_log_opts(a, sr.info.config, &lc, err, sizeof(err)) != 0)
-		goto fail;
-	have_lc = true;
-	to_limiter_config(&lc, &lim);
-	if (attrs_render(&lc, sr.info.info, &attrs, &attrs_len, err,
-			 sizeof(err)) != 0) {
-		if (err[0] == '\0')
-			snprintf(err, sizeof(err), "StartLogging: out of memory");
-		goto fail;
-	}
-	if (app_find_stream(a, sr.file) != NULL) {
-		snprintf(err, sizeof(err),
-			 "StartLogging: File %s is already being read",
-			 sr.file);
-		goto fail;
-	}
-	rc = writer_sink_get(a->writer, sr.info.container_id, &sink);
-	if (rc != 0) {
-		snprintf(err, sizeof(err), "StartLogging: out of memory");
-		goto fail;
-	}
-	rot.max_size = lc.max_size_bytes;
-	rot.max_files = lc.max_files;
-	rot.compress = lc.compress;
-	sink_set_rotation(sink, &rot);
-	memset(&p, 0, sizeof(p));
-	p.path = sr.file;
-	p.container_id = sr.info.container_id;
-	p.sink = sink; /* transferred to the stream, even on failure */
-	p.rbuf = &a->rbuf;
-	p.block = lc.rate_policy == CONFIG_RATE_BLOCK;
-	p.attrs = attrs;
-	p.attrs_len = attrs_len;
-	if (lim.rate_bytes != 0 || lim.rate_lines != 0 ||
-	    a->node_budget != NULL) {
-		p.limit = &lim;
-		p.node = a->node_budget;
-	}
-	p.end_cb = app_stream_ended;
-	p.end_arg = a;
-	rc = stream_open(a->base, &p, &s, err, sizeof(err));
 	if (rc != 0)
-		goto fail;
-	app_add_stream(a, s);
-	diag(DIAG_INFO, "container %.12s: logging from %s",
-	     sr.info.container_id, sr.file);
-	config_release(&lc);
-	free(attrs);
-	request_start_release(&sr);
-	server_reply_err(req, "");
-	return;
-fail:
-	diag(DIAG_WARN, "%s", err);
-	if (have_lc)
-		config_release(&lc);
-	free(attrs);
-	request_start_release(&sr);
-	server_reply_err(req, err);
+		diag(DIAG_WARN, "%s", err);
+	server_reply_err(req, rc == 0 ? "" : err);
+}
+
+int handlers_reattach(struct app *a, const char *body, size_t len)
+{
+	struct start_request sr;
+	char err[CONFIG_ERR_MAX + REQUEST_PATH_MAX] = "";
+	int rc;
+
+	rc = request_parse_start(body, len, a->cfg.fifo_dir, &sr, err,
+				 sizeof(err));
+	if (rc == 0) {
+		rc = start_stream(a, &sr, true, err, sizeof(err));
+		request_start_release(&sr);
+	}
+	if (rc != 0)
+		diag(DIAG_WARN, "re-attach: %s", err);
+	return rc;
 }
 
 static void handle_stop(struct app *a, struct evhttp_request *req)

@@ -8,9 +8,21 @@
 #ifndef PLUGIN_HANDLERS_H
 #define PLUGIN_HANDLERS_H
 
+#include <stddef.h>
+
 struct evhttp_request;
 
 /* The server callback: routes by path; 'arg' is the struct app. */
 void handlers_dispatch(struct evhttp_request *req, void *arg);
+
+struct app;
+
+/*
+ * Start reading a stream an earlier run of the plugin was reading, from
+ * its persisted StartLogging body (File and Info): checked and started as
+ * a StartLogging is, except that the first bytes may be mid-frame.
+ * Returns 0 or -errno (reported).
+ */
+int handlers_reattach(struct app *a, const char *body, size_t len);
 
 #endif

@@ -21,11 +21,11 @@
 /* After a short read, wait this long before reading again. */
 #define COALESCE_USEC 2000
 /* Reads per wake-up before yielding to other events. */
-#define READS_PER_WAKEUP 8
+#define READS_PER_WAKEUP    8
 #define BAD_FRAME_REPORT_NS (60LL * 1000000000)
 
 struct stream {
-	char *path; /* owned */
+	char *path;  /* owned */
 	char *attrs; /* owned: the attrs object of every line, or NULL */
 	size_t attrs_len;
 	char container_id[65];
@@ -41,6 +41,7 @@ struct stream {
 	int64_t now_ns;		     /* monotonic time of the current read */
 	int64_t wait_ns;	     /* the limiter asked to wait this long */
 	bool head_admitted; /* the kept entry passed the limiter already */
+	bool reattached;    /* opened by a restarted plugin: report the skip */
 	bool block;
 	bool stopping; /* StopLogging came */
 	bool eof;      /* read() returned 0 */
@@ -74,9 +75,40 @@ static void write_notice(struct stream *s, int64_t now_ns)
 		s->stats.notices++;
 }
 
+/*
+ * The first entry after a re-attach: say in the log itself how much of a
+ * record an earlier run had half read, if any.
+ */
+static void report_reattach(struct stream *s)
+{
+	const struct frame_stats *fs = frame_decoder_stats(s->dec);
+	char text[160];
+	struct log_entry e;
+	int n;
+
+	s->reattached = false;
+	if (fs->skipped_bytes == 0)
+		return;
+	n = snprintf(text, sizeof(text),
+		     "ratelog: re-attached after a plugin restart; skipped "
+		     "%llu bytes of a record the previous run had half read",
+		     (unsigned long long)fs->skipped_bytes);
+	memset(&e, 0, sizeof(e));
+	e.source = "stderr";
+	e.source_len = 6;
+	e.time_nano = diag_now_real();
+	e.line = (const uint8_t *)text;
+	e.line_len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+	(void)sink_append(s->sink, &e, WRITER_NOTICE_ATTRS,
+			  sizeof(WRITER_NOTICE_ATTRS) - 1);
+}
+
 static int on_entry(void *arg, const struct log_entry *e)
 {
 	struct stream *s = arg;
+
+	if (s->reattached)
+		report_reattach(s);
 
 	if (s->lim != NULL && !s->head_admitted) {
 		int64_t wait = 0;
@@ -365,8 +397,10 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 		snprintf(err, err_len, "StartLogging: out of memory");
 		goto out;
 	}
-	if (p->resync)
+	if (p->resync) {
 		frame_decoder_resync(s->dec);
+		s->reattached = true;
+	}
 	if (p->limit != NULL) {
 		s->lim = limiter_new(p->limit, p->node, diag_now_mono());
 		if (s->lim == NULL) {

@@ -61,13 +61,19 @@ struct sink {
 	 * works again is preceded by a notice line saying what was lost. */
 	bool failing;
 	int fail_errno;
-	int64_t retry_ns;   /* monotonic */
+	int64_t retry_ns; /* monotonic */
 	int64_t backoff_ns;
 	int64_t fail_since_ns; /* monotonic, when the trouble began */
 	uint64_t fail_lost_bytes;
 	uint64_t fail_lost_lines;
 	bool torn; /* a failed write left half a line: end it before more */
 	struct diag_limit err_limit;
+};
+
+struct job {
+	writer_job_fn *fn;
+	void *arg; /* the job's */
+	struct job *next;
 };
 
 struct writer {
@@ -84,6 +90,8 @@ struct writer {
 	struct sink *sinks;	   /* guarded by lock: every live sink */
 	struct sink *dirty;	   /* guarded by lock: sinks with work, FIFO */
 	struct sink **dirty_tail;  /* guarded by lock */
+	struct job *jobs;	   /* guarded by lock: owned, FIFO */
+	struct job **jobs_tail;	   /* guarded by lock */
 };
 
 static void buf_release(struct buf *b)
@@ -439,9 +447,11 @@ static size_t write_guarded(struct writer *w, struct sink *s, const char *p,
 		e.source_len = 6;
 		e.time_nano = diag_now_real();
 		e.line = (const uint8_t *)text;
-		e.line_len = t < 0 ? 0 : (size_t)t < sizeof(text) ? (size_t)t
-								 : sizeof(text) - 1;
-		/* 4096 holds the encoding of any 511-byte text (6 bytes a byte). */
+		e.line_len = t < 0			? 0
+			     : (size_t)t < sizeof(text) ? (size_t)t
+							: sizeof(text) - 1;
+		/* 4096 holds the encoding of any 511-byte text (6 bytes a
+		 * byte). */
 		if (s->fd == -1 && open_file(s) != 0)
 			goto failed;
 		if (s->torn)
@@ -491,8 +501,20 @@ static void *writer_main(void *arg)
 		size_t done;
 		bool last;
 
-		while (w->dirty == NULL && !w->stopping)
+		while (w->dirty == NULL && w->jobs == NULL && !w->stopping)
 			pthread_cond_wait(&w->wake, &w->lock);
+		if (w->jobs != NULL) {
+			struct job *j = w->jobs;
+
+			w->jobs = j->next;
+			if (w->jobs == NULL)
+				w->jobs_tail = &w->jobs;
+			pthread_mutex_unlock(&w->lock);
+			j->fn(j->arg);
+			free(j);
+			pthread_mutex_lock(&w->lock);
+			continue;
+		}
 		s = pop_dirty(w);
 		if (s == NULL)
 			break; /* stopping, and nothing left to write */
@@ -534,9 +556,8 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int writer_new(const char *log_root, size_t queue_max,
-	       writer_notify_cb *notify, void *notify_arg,
-	       struct writer **out)
+int writer_new(const char *log_root, size_t queue_max, writer_notify_cb *notify,
+	       void *notify_arg, struct writer **out)
 {
 	struct writer *w;
 	int rc;
@@ -553,6 +574,7 @@ int writer_new(const char *log_root, size_t queue_max,
 	w->notify = notify;
 	w->notify_arg = notify_arg;
 	w->dirty_tail = &w->dirty;
+	w->jobs_tail = &w->jobs;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->compressed, NULL);
@@ -622,6 +644,22 @@ static struct sink *sink_new(struct writer *w, const char *id)
 fail:
 	sink_free(s);
 	return NULL;
+}
+
+int writer_post(struct writer *w, writer_job_fn *fn, void *arg)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return -ENOMEM;
+	j->fn = fn;
+	j->arg = arg;
+	pthread_mutex_lock(&w->lock);
+	*w->jobs_tail = j;
+	w->jobs_tail = &j->next;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
 }
 
 int writer_sink_get(struct writer *w, const char *container_id,

@@ -66,15 +66,25 @@ struct sink_progress {
  * 'queue_max' is the per-sink pending limit in bytes.  Stores the writer in
  * *out and returns 0, or returns -errno (the thread could not start).
  */
-int writer_new(const char *log_root, size_t queue_max,
-	       writer_notify_cb *notify, void *notify_arg,
-	       struct writer **out);
+int writer_new(const char *log_root, size_t queue_max, writer_notify_cb *notify,
+	       void *notify_arg, struct writer **out);
 
 /*
  * Write out everything every sink holds, close every file, stop the thread
  * and free the writer.  Every sink must have been released.  Accepts NULL.
  */
 void writer_free(struct writer *w);
+
+/* A job for the writer thread; it owns 'arg' and frees it. */
+typedef void writer_job_fn(void *arg);
+
+/*
+ * Run fn(arg) on the writer thread, after every job posted before it (for
+ * small file work that must stay off the event loop, such as the stream
+ * state records).  Returns 0, or -ENOMEM: fn is then not called and 'arg'
+ * stays the caller's.
+ */
+int writer_post(struct writer *w, writer_job_fn *fn, void *arg);
 
 /*
  * Get the sink of 'container_id' (64 hex digits, already checked), creating
