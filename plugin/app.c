@@ -264,8 +264,12 @@ int app_new(const struct app_config *cfg, struct app **out)
 	signal(SIGPIPE, SIG_IGN);
 	rc = writer_new(cfg->log_root, cfg->queue_max, on_writer_notify, a,
 			&a->writer);
+	if (rc == 0)
+		rc = writer_set_disk_policy(a->writer,
+					    cfg->node->max_disk_bytes,
+					    cfg->node->keep_stopped_ns);
 	if (rc != 0) {
-		diag(DIAG_ERROR, "cannot start the writer thread: %s",
+		diag(DIAG_ERROR, "cannot start the writer threads: %s",
 		     strerror(-rc));
 		goto out;
 	}

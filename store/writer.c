@@ -17,12 +17,15 @@
 #include <unistd.h>
 
 #include "common/diag.h"
+#include "store/diskcap.h"
 #include "store/jsonline.h"
 #include "store/rotate.h"
 
 /* A buffer bigger than this is freed once written, so idle sinks stay small. */
 #define KEEP_CAPACITY (256 * 1024)
 #define MIN_CAPACITY  (16 * 1024)
+/* The janitor's pass runs at least this often. */
+#define JANITOR_PERIOD_SEC 60
 /* Retry a failing disk after 100 ms, doubling up to 10 s. */
 #define BACKOFF_MIN_NS (100LL * 1000000)
 #define BACKOFF_MAX_NS (10LL * 1000000000)
@@ -91,7 +94,14 @@ struct writer {
 	struct sink *dirty;	   /* guarded by lock: sinks with work, FIFO */
 	struct sink **dirty_tail;  /* guarded by lock */
 	struct job *jobs;	   /* guarded by lock: owned, FIFO */
-	struct job **jobs_tail;	   /* guarded by lock */
+	/* The janitor (writer_set_disk_policy), when started. */
+	bool has_janitor;
+	pthread_t janitor;
+	pthread_cond_t janitor_wake;
+	bool janitor_kick; /* guarded by lock: a rotation happened */
+	uint64_t max_disk;
+	int64_t keep_stopped_ns;
+	struct job **jobs_tail; /* guarded by lock */
 };
 
 static void buf_release(struct buf *b)
@@ -315,6 +325,12 @@ static int rotate(struct writer *w, struct sink *s,
 	}
 	if (rc != 0)
 		return rc;
+	if (w->has_janitor) {
+		pthread_mutex_lock(&w->lock);
+		w->janitor_kick = true;
+		pthread_cond_signal(&w->janitor_wake);
+		pthread_mutex_unlock(&w->lock);
+	}
 	return open_file(s);
 }
 
@@ -556,6 +572,79 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* For the janitor: does a stream of this container hold its sink? */
+static bool container_active(void *arg, const char *id)
+{
+	struct writer *w = arg;
+	struct sink *s;
+	bool active = false;
+
+	pthread_mutex_lock(&w->lock);
+	for (s = w->sinks; s != NULL; s = s->next) {
+		if (s->refs > 0 && memcmp(s->id, id, 64) == 0) {
+			active = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return active;
+}
+
+static void *janitor_main(void *arg)
+{
+	struct writer *w = arg;
+	struct diskcap_stats st;
+	struct timespec until;
+	int rc;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stopping) {
+		w->janitor_kick = false;
+		pthread_mutex_unlock(&w->lock);
+		rc = diskcap_pass(w->root, w->max_disk, w->keep_stopped_ns,
+				  diag_now_real(), container_active, w, &st);
+		if (rc != 0)
+			diag(DIAG_WARN, "disk: cannot scan %s: %s", w->root,
+			     strerror(-rc));
+		else if (st.over_cap)
+			diag(DIAG_WARN,
+			     "disk: %llu bytes under %s, over NODE_MAX_DISK "
+			     "%llu, and only the current files of running "
+			     "containers are left",
+			     (unsigned long long)st.bytes_after, w->root,
+			     (unsigned long long)w->max_disk);
+		pthread_mutex_lock(&w->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += JANITOR_PERIOD_SEC;
+		while (!w->stopping && !w->janitor_kick) {
+			if (pthread_cond_timedwait(&w->janitor_wake, &w->lock,
+						   &until) == ETIMEDOUT)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int writer_set_disk_policy(struct writer *w, uint64_t max_disk,
+			   int64_t keep_stopped_ns)
+{
+	int rc;
+
+	if (max_disk == 0 && keep_stopped_ns <= 0)
+		return 0;
+	w->max_disk = max_disk;
+	w->keep_stopped_ns = keep_stopped_ns;
+	pthread_cond_init(&w->janitor_wake, NULL);
+	rc = pthread_create(&w->janitor, NULL, janitor_main, w);
+	if (rc != 0) {
+		pthread_cond_destroy(&w->janitor_wake);
+		return -rc;
+	}
+	w->has_janitor = true;
+	return 0;
+}
+
 int writer_new(const char *log_root, size_t queue_max, writer_notify_cb *notify,
 	       void *notify_arg, struct writer **out)
 {
@@ -600,8 +689,14 @@ void writer_free(struct writer *w)
 	pthread_mutex_lock(&w->lock);
 	w->stopping = true;
 	pthread_cond_signal(&w->wake);
+	if (w->has_janitor)
+		pthread_cond_signal(&w->janitor_wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	if (w->has_janitor) {
+		pthread_join(w->janitor, NULL);
+		pthread_cond_destroy(&w->janitor_wake);
+	}
 
 	/* Only sinks still referenced (a caller bug) can be left. */
 	while ((s = w->sinks) != NULL) {

@@ -75,6 +75,16 @@ int writer_new(const char *log_root, size_t queue_max, writer_notify_cb *notify,
  */
 void writer_free(struct writer *w);
 
+/*
+ * Keep everything under the log root within 'max_disk' bytes (0 = no cap)
+ * and remove the logs of containers that stopped logging more than
+ * 'keep_stopped_ns' ago (0 = keep them): a janitor thread runs
+ * store/diskcap.h's pass once a minute and after every rotation.  Call once,
+ * right after writer_new().  Returns 0 or -errno.
+ */
+int writer_set_disk_policy(struct writer *w, uint64_t max_disk,
+			   int64_t keep_stopped_ns);
+
 /* A job for the writer thread; it owns 'arg' and frees it. */
 typedef void writer_job_fn(void *arg);
 

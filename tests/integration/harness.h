@@ -854,7 +854,7 @@ static int h_fifo_pending(const struct h_fifo *f)
 static void h_log_path(const struct harness *h, const char *id,
 		       char out[PATH_MAX])
 {
-	snprintf(out, PATH_MAX, "%s/%s/%s-json.log", h->log_root, id, id);
+	snprintf(out, PATH_MAX, "%s/%.64s/%.64s-json.log", h->log_root, id, id);
 }
 
 /* Complete lines (ending in '\n') in the container's log file. */

@@ -369,6 +369,81 @@ static void test_attrs(void **state)
 	h_lines_release(&ls);
 }
 
+/* Allocated bytes of every file under 'dir' (one level of subdirs). */
+static uint64_t disk_used(const char *dir)
+{
+	char cmd[PATH_MAX + 64];
+	unsigned long long kb = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "du -sk '%s'", dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%llu", &kb), 1);
+	pclose(p);
+	return (uint64_t)kb * 1024;
+}
+
+/*
+ * NODE_MAX_DISK over 50 containers writing at once: rotated files go to
+ * hold the cap, the current file of a running container never does.
+ */
+static int setup_capped(void **state)
+{
+	setenv("NODE_MAX_DISK", "300k", 1);
+	*state = h_new(false);
+	unsetenv("NODE_MAX_DISK");
+	return *state != NULL ? 0 : -1;
+}
+
+static void test_node_disk_cap(void **state)
+{
+	enum { N = 50, LINES = 300 };
+	struct harness *h = *state;
+	struct h_fifo f[N];
+	struct {
+		char v[65];
+	} id[N];
+	char path[PATH_MAX];
+	uint64_t used;
+
+	for (int i = 0; i < N; i++)
+		start(h, &f[i], id[i].v, "max-size=8k,max-file=5,rate-limit=0");
+	for (int k = 0; k < LINES; k += 30)
+		for (int i = 0; i < N; i++)
+			write_numbered(&f[i], (unsigned)k, 30);
+	for (int i = 0; i < N; i++) {
+		/* Every line reached the writer, the last in the current. */
+		for (int64_t end = h_now_ms() + H_WAIT_MS; h_now_ms() < end;) {
+			struct h_buf b = {0};
+			bool done;
+
+			h_log_path(h, id[i].v, path);
+			done = h_read_file(path, &b) == 0 &&
+			       strstr(b.data, "\"00000299 ") != NULL;
+			h_buf_release(&b);
+			if (done)
+				break;
+			h_sleep_ms(10);
+		}
+	}
+	h_sleep_ms(300); /* the janitor's pass after the last rotation */
+	/* Never a running container's current file. */
+	for (int i = 0; i < N; i++) {
+		h_log_path(h, id[i].v, path);
+		assert_true(exists(path));
+	}
+	used = disk_used(h->log_root);
+	/* Without the cap about 50 x 5 x 8k = 2 MB would be kept; the
+	 * current files (at most max-size plus a line each, in 4k blocks)
+	 * are all that may exceed it. */
+	if (used > 300000 + N * 12288)
+		fail_msg("%llu bytes under the log root, cap 300k",
+			 (unsigned long long)used);
+	for (int i = 0; i < N; i++)
+		stop(h, &f[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +457,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_node_disk_cap,
+						setup_capped, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
