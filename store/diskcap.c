@@ -253,7 +253,8 @@ int diskcap_pass(const char *log_root, uint64_t max_disk,
 			remove_dir(rootfd, &sc, d, out);
 	}
 
-	qsort(sc.files, sc.n_files, sizeof(*sc.files), cmp_files);
+	if (sc.n_files > 0)
+		qsort(sc.files, sc.n_files, sizeof(*sc.files), cmp_files);
 	for (size_t i = 0;
 	     max_disk > 0 && sc.total > max_disk && i < sc.n_files; i++) {
 		struct file *f = &sc.files[i];
