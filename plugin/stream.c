@@ -20,6 +20,14 @@
 #define PIPE_SIZE (1024 * 1024)
 /* After a short read, wait this long before reading again. */
 #define COALESCE_USEC 2000
+/*
+ * Under the block policy a read takes at most this much: what a pause
+ * keeps stays small, and so does the memory of a stream held back.
+ */
+#define BLOCK_READ_MAX (64 * 1024)
+/* A limiter wait shorter than this is stretched to it, so a stream held
+ * to its rate wakes a few hundred times a second, not once per line. */
+#define WAIT_MIN_NS (2 * 1000000)
 /* Reads per wake-up before yielding to other events. */
 #define READS_PER_WAKEUP    8
 #define BAD_FRAME_REPORT_NS (60LL * 1000000000)
@@ -214,7 +222,8 @@ static void arm_after(struct event *ev, int64_t ns)
 static void after_batch(struct stream *s, int rc)
 {
 	if (rc == FRAME_PAUSE && s->wait_ns > 0)
-		arm_after(s->wait_ev, s->wait_ns);
+		arm_after(s->wait_ev,
+			  s->wait_ns < WAIT_MIN_NS ? WAIT_MIN_NS : s->wait_ns);
 	if (s->lim != NULL) {
 		int64_t deadline = limiter_next_deadline(s->lim);
 
@@ -226,11 +235,14 @@ static void after_batch(struct stream *s, int rc)
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s = arg;
+	size_t want = s->block && s->rbuf->len > BLOCK_READ_MAX
+			      ? BLOCK_READ_MAX
+			      : s->rbuf->len;
 	int i;
 
 	(void)what;
 	for (i = 0; i < READS_PER_WAKEUP; i++) {
-		ssize_t n = read(fd, s->rbuf->data, s->rbuf->len);
+		ssize_t n = read(fd, s->rbuf->data, want);
 		int rc;
 
 		if (n == -1) {
@@ -256,7 +268,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		after_batch(s, rc);
 		if (rc == FRAME_PAUSE)
 			return; /* resume() starts reading again */
-		if ((size_t)n < s->rbuf->len) {
+		if ((size_t)n < want) {
 			/* A short read: the writer is trickling.  Let it fill
 			 * the pipe for a moment instead of waking per line. */
 			struct timeval tv = {0, COALESCE_USEC};

@@ -17,6 +17,14 @@
 #      starting the container again appends
 #   h  docker logs --follow on a running container gets the later lines and
 #      ends when the container exits, as with json-file
+#   i  rate-limit=200k on a container flooding for 10 s: what is kept is
+#      200k x run time + burst within 5 %, and the log has drop notices
+#   j  rate-policy=block: every line arrives in order and the container's
+#      run time stretches to the limit (16 MB at 2m/s)
+#   k  invalid or unknown log-opts make docker run fail, naming the option
+#   l  max-size=100k, max-file=3 on 5 MB: at most 3 files, 300k + 3 lines
+#   m  labels=app with --label app=web gives every line the attr
+#   n  docker logs --tail, --since, --until, --timestamps as with json-file
 #   c  dockerd restarted with --log-driver ratelog-e2e uses it by default
 #      (only when this script started dockerd; otherwise SKIP)
 #   g  the plugin disables and removes cleanly; its logs stay on the host
@@ -116,7 +124,7 @@ setup_image() {
 		return 1
 	fi
 	cp "$_bb" "$_root/bin/busybox"
-	for _a in sh echo seq cat head tr printf sleep true; do
+	for _a in sh echo seq cat head tr printf sleep true yes date sed awk; do
 		ln -s busybox "$_root/bin/$_a"
 	done
 	tar -C "$_root" -c . | dk import - "$IMAGE" >/dev/null || {
@@ -339,6 +347,163 @@ check_follow() {
 	wait_exit "$_c"
 }
 
+# Seconds (with fractions) a container ran, from docker inspect.
+run_seconds() {
+	_s=$(dk inspect -f '{{.State.StartedAt}}' "$1")
+	_e=$(dk inspect -f '{{.State.FinishedAt}}' "$1")
+	echo "$(date -u -d "$_s" +%s.%N) $(date -u -d "$_e" +%s.%N)" |
+		awk '{ printf "%.3f", $2 - $1 }'
+}
+
+# 99 characters, so each line is 100 bytes with its newline.
+LINE99=$(printf '%099d' 0)
+
+check_rate_drop() {
+	_c=$(run_detached i --log-driver "$ALIAS" --log-opt rate-limit=200k \
+		"$IMAGE" sh -c "end=\$((\$(date +%s) + 10)); while [ \$(date +%s) -lt \$end ]; do yes $LINE99 | head -n 20000; done") ||
+		return 1
+	wait_exit "$_c" || return 1
+	_secs=$(run_seconds "$_c")
+	_f=$(logfile "$_c")
+	sleep 1
+	_kept=$(grep -c -v '"ratelog":"notice"' "$_f")
+	_notices=$(grep -c '"log":"ratelog: dropped ' "$_f")
+	# Each kept line cost its 99 characters and the newline: 100 bytes.
+	awk -v kept="$_kept" -v secs="$_secs" 'BEGIN {
+		want = 200000 * secs + 800000; got = kept * 100
+		printf "    kept %d bytes in %.2f s; 200k x time + burst = %d\n", got, secs, want
+		exit !(got >= want * 0.95 && got <= want * 1.05) }' || {
+		e2e_why "kept bytes are not within 5 % of the limit"
+		return 1
+	}
+	[ "$_notices" -ge 2 ] || {
+		e2e_why "$_notices drop notices in the log, want at least 2 (every 5 s)"
+		return 1
+	}
+	grep '"log":"ratelog: dropped ' "$_f" | head -n 1 |
+		grep -q '"stream":"stderr","attrs":{"ratelog":"notice"}' || {
+		e2e_why "the notice is not a stderr line marked as ratelog's"
+		return 1
+	}
+}
+
+check_rate_block() {
+	# 16 MB at 2m/s.  What sits between the container and the plugin
+	# (the shim's and dockerd's pipes and buffers, the plugin's 1 MiB
+	# FIFO) held about 3.6 MB here, so the container cannot finish in
+	# less than (16 - 3.6) MB / 2 MB/s = 6.2 s; unthrottled it takes
+	# about one.  Assert 4 s to leave room for bigger buffers.
+	_c=$(run_detached j --log-driver "$ALIAS" --log-opt rate-limit=2m \
+		--log-opt rate-burst=20k --log-opt rate-policy=block \
+		--log-opt max-size=100m "$IMAGE" sh -c "seq -w 1 160000 | sed 's/\$/ $(printf '%092d' 0)/'") ||
+		return 1
+	wait_exit "$_c" || return 1
+	_secs=$(run_seconds "$_c")
+	awk -v s="$_secs" 'BEGIN { printf "    ran %.2f s\n", s; exit !(s >= 4) }' || {
+		e2e_why "the container ran $_secs s; block should have held it >= 4 s"
+		return 1
+	}
+	_f=$(logfile "$_c")
+	wait_for 30 sh -c "[ \$(wc -l <'$_f') -ge 160000 ]" || {
+		e2e_why "$(nlines "$_f") of 160000 lines arrived"
+		return 1
+	}
+	sed 's/^{"log":"\([0-9]*\) .*/\1/' "$_f" >"$E2E_TMP/j.nums"
+	seq -w 1 160000 >"$E2E_TMP/want.j"
+	same_file "$E2E_TMP/want.j" "$E2E_TMP/j.nums" "the numbered lines"
+}
+
+# expect_run_fails WHAT OPT...: docker run with the options fails and its
+# error names WHAT.
+expect_run_fails() {
+	_what=$1
+	shift
+	if dk run --rm --network none --name ratelog-e2e-k \
+		--log-driver "$ALIAS" "$@" "$IMAGE" true \
+		>"$E2E_TMP/k.out" 2>&1; then
+		e2e_why "docker run $* succeeded"
+		return 1
+	fi
+	grep -q -- "$_what" "$E2E_TMP/k.out" || {
+		e2e_why "docker run $*: error does not name $_what: $(head -c 300 "$E2E_TMP/k.out")"
+		return 1
+	}
+}
+
+check_bad_opts() {
+	expect_run_fails 'rate-limit="-5"' --log-opt rate-limit=-5 &&
+		expect_run_fails 'rate-policy' --log-opt rate-policy=sometimes &&
+		expect_run_fails 'unknown log-opt "rate-limt"' \
+			--log-opt rate-limt=1m &&
+		expect_run_fails 'max-size' --log-opt max-sise=1m
+}
+
+check_capped() {
+	# 5 MB of 100-byte lines, no rate limit.
+	_c=$(run_detached l --log-driver "$ALIAS" --log-opt max-size=100k \
+		--log-opt max-file=3 --log-opt rate-limit=0 "$IMAGE" \
+		sh -c "yes $LINE99 | head -n 50000") || return 1
+	wait_exit "$_c" || return 1
+	sleep 1
+	_d=$E2E_LOGS/$_c
+	_n=$(ls "$_d" | wc -l)
+	[ "$_n" -le 3 ] || {
+		e2e_why "$_n files in $_d: $(ls "$_d" | tr '\n' ' ')"
+		return 1
+	}
+	_bytes=$(cat "$_d"/* | wc -c)
+	_line=$(head -n 1 "$(logfile "$_c")" | wc -c)
+	[ "$_bytes" -le $((300000 + 3 * _line)) ] || {
+		e2e_why "$_bytes bytes on disk, want at most 300k + 3 lines"
+		return 1
+	}
+	printf '    %s files, %s bytes\n' "$_n" "$_bytes"
+}
+
+check_labels() {
+	_c=$(run_detached m --log-driver "$ALIAS" --log-opt labels=app \
+		--label app=web "$IMAGE" sh -c 'echo hi') || return 1
+	wait_exit "$_c" || return 1
+	_f=$(logfile "$_c")
+	wait_lines "$_f" 1 || return 1
+	grep -q '^{"log":"hi\\n","stream":"stdout","attrs":{"app":"web"},"time":"' "$_f" || {
+		e2e_why "no app attr: $(head -c 300 "$_f")"
+		return 1
+	}
+}
+
+check_read_flags() {
+	_cmd='for i in $(seq 1 30); do echo line$i; done'
+	_c=$(run_detached n --log-driver "$ALIAS" "$IMAGE" sh -c "$_cmd") ||
+		return 1
+	_j=$(run_detached n2 --log-driver json-file "$IMAGE" sh -c "$_cmd") ||
+		return 1
+	wait_exit "$_c" && wait_exit "$_j" || return 1
+	for _args in "--tail 5" "--tail 0" "--tail all" "--tail 100"; do
+		# shellcheck disable=SC2086
+		dk logs $_args "$_c" >"$E2E_TMP/n.r" 2>&1 &&
+			dk logs $_args "$_j" >"$E2E_TMP/n.j" 2>&1 || return 1
+		same_file "$E2E_TMP/n.j" "$E2E_TMP/n.r" "docker logs $_args" ||
+			return 1
+	done
+	# --timestamps: the file's own times, in docker's fixed-width form.
+	dk logs --timestamps "$_c" >"$E2E_TMP/n.ts" 2>&1 || return 1
+	_bad=$(grep -c -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z line[0-9]+$' "$E2E_TMP/n.ts")
+	[ "$_bad" = 0 ] || {
+		e2e_why "$_bad --timestamps lines malformed: $(head -n 2 "$E2E_TMP/n.ts")"
+		return 1
+	}
+	# --since and --until on the times stored for line10 and line20.
+	_f=$(logfile "$_c")
+	_t10=$(grep '"log":"line10\\n"' "$_f" | sed 's/.*"time":"\([^"]*\)".*/\1/')
+	_t20=$(grep '"log":"line20\\n"' "$_f" | sed 's/.*"time":"\([^"]*\)".*/\1/')
+	dk logs --since "$_t10" --until "$_t20" "$_c" >"$E2E_TMP/n.su" 2>&1 ||
+		return 1
+	seq 10 20 | sed 's/^/line/' >"$E2E_TMP/want.su"
+	same_file "$E2E_TMP/want.su" "$E2E_TMP/n.su" \
+		"docker logs --since line10 --until line20"
+}
+
 check_default_driver() {
 	stop_dockerd
 	start_dockerd --log-driver "$ALIAS" || return 1
@@ -441,6 +606,14 @@ e2e_case "d: 1000 lines complete and in order" check_many
 e2e_case "e: 40000-byte line round-trips" check_long_line
 e2e_case "f: stopped container read twice, then restarted" check_reread
 e2e_case "h: docker logs --follow ends when the container exits" check_follow
+e2e_case "i: rate-limit=200k holds a 10 s flood, with notices" check_rate_drop
+e2e_case "j: rate-policy=block loses nothing and slows the container" \
+	check_rate_block
+e2e_case "k: invalid log-opts fail docker run by name" check_bad_opts
+e2e_case "l: max-size=100k, max-file=3 on 5 MB" check_capped
+e2e_case "m: labels=app gives the attr" check_labels
+e2e_case "n: docker logs --tail/--since/--until/--timestamps" \
+	check_read_flags
 if [ -n "$E2E_DOCKERD_PID" ]; then
 	e2e_case "c: daemon default log driver" check_default_driver
 else
