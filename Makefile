@@ -129,8 +129,8 @@ install: deps
 fuzz:
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: $(BIN)
-	@sh bench/run.sh
+bench: $(BIN) $(LIB)
+	@sh bench/run.sh $(B)
 
 lint:
 	clang-format --dry-run --Werror $(wildcard plugin/*.[ch] store/*.[ch] \

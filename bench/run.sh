@@ -1,0 +1,20 @@
+#!/bin/sh
+# Every benchmark, each printed beside a baseline measured in the same run
+# (these machines are shared and noisy: the ratios are what count).
+#
+#   bench/run.sh [BUILD_DIR]        (make bench)
+set -eu
+cd "$(dirname "$0")/.."
+B=${1:-build}
+out=$B/bench
+mkdir -p "$out"
+libs=$(pkg-config --libs libevent libevent_pthreads jansson libprotobuf-c zlib)
+cc -std=c11 -D_GNU_SOURCE -O2 -I. -I"$B/gen" -o "$out/bench_paths" \
+	bench/bench_paths.c "$B/libratelog.a" $libs -lpthread
+cc -std=c11 -D_GNU_SOURCE -O2 -o "$out/fifo_flood" bench/fifo_flood.c
+dir=${BENCH_DIR:-/tmp}
+echo "== CPU per line: drop path vs write path"
+"$out/bench_paths" "$dir"
+echo "== ingest through the plugin vs dd"
+sh bench/ingest.sh "$B/ratelog" "$out/fifo_flood" "$dir" 2000000 100
+sh bench/ingest.sh "$B/ratelog" "$out/fifo_flood" "$dir" 40000 16384
