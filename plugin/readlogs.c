@@ -67,6 +67,7 @@ struct readlogs {
 	bool waiting;	  /* a follower at the end, waiting for new lines */
 	bool ending;	  /* end once the chunk in flight has left */
 	bool writer_done; /* when last asked: streams ended, all written */
+	bool poked;	  /* news came while the worker was reading */
 };
 
 static int n_readers;
@@ -219,6 +220,7 @@ static void ask(struct readlogs *r)
 			 sink_is_idle(r->sink);
 	r->asked = true;
 	r->waiting = false;
+	r->poked = false;
 	pthread_mutex_lock(&r->sh->lock);
 	r->sh->want = true;
 	pthread_cond_signal(&r->sh->wake);
@@ -293,6 +295,8 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
 	free(chunk);
 	if (r->ending || !r->follow || r->writer_done)
 		reader_end(r);
+	else if (r->poked)
+		ask(r); /* written or ended while the worker read: look again */
 	else
 		r->waiting = true; /* readlogs_poke_all() asks again */
 }
@@ -374,6 +378,8 @@ void readlogs_poke_all(struct app *a)
 	for (r = a->readers; r != NULL; r = r->next) {
 		if (r->waiting)
 			ask(r);
+		else
+			r->poked = true;
 	}
 }
 
@@ -382,8 +388,12 @@ void readlogs_stream_ended(struct app *a, const char *container_id)
 	struct readlogs *r;
 
 	for (r = a->readers; r != NULL; r = r->next) {
-		if (r->waiting && strcmp(r->id, container_id) == 0)
+		if (strcmp(r->id, container_id) != 0)
+			continue;
+		if (r->waiting)
 			ask(r);
+		else
+			r->poked = true;
 	}
 }
 
