@@ -22,8 +22,8 @@
 
 /* One file of the log, opened when the reader started. */
 struct lr_file {
-	int fd;	      /* owned */
-	gzFile gz;    /* owned, NULL for a plain file */
+	int fd;	       /* owned */
+	gzFile gz;     /* owned, NULL for a plain file */
 	uint64_t skip; /* lines to pass over at its start (Tail) */
 };
 
@@ -34,7 +34,7 @@ struct logreader {
 	struct lr_file old[LOGREADER_MAX_ROTATED];
 	unsigned n_old;
 	unsigned next_old; /* the rotated file being read; n_old = done */
-	int fd;	    /* the current file, -1 until it exists */
+	int fd;		   /* the current file, -1 until it exists */
 	int64_t tail;
 	int64_t since_ns;
 	int64_t until_ns;
@@ -42,9 +42,10 @@ struct logreader {
 	bool until_met;
 	bool skipping; /* inside a line longer than LINE_MAX_BYTES */
 	bool starting; /* the next rotated file has not been read yet */
+	bool absent;   /* no log existed at the start: all that comes is new */
 	uint64_t skip_lines; /* lines of this file before Tail's start */
-	char *buf;     /* owned: READ_BYTES of file data */
-	size_t buf_off; /* next unparsed byte in buf */
+	char *buf;	     /* owned: READ_BYTES of file data */
+	size_t buf_off;	     /* next unparsed byte in buf */
 	size_t buf_len;
 	char *line; /* owned: a line cut by the end of a read */
 	size_t line_len;
@@ -64,15 +65,18 @@ static void close_file(struct lr_file *f)
 	f->fd = -1;
 }
 
-/* Open "<log>.K-1" ... "<log>.1" (plain or .gz), oldest first. */
-static void open_rotated(struct logreader *r)
+/*
+ * Open "<log>.1" ... up to (not including) "<log>.<below>", plain or .gz,
+ * into r->old, oldest first.  Every earlier entry of r->old is closed.
+ */
+static void open_rotated(struct logreader *r, unsigned below)
 {
 	char name[ROTATE_PATH_MAX];
 	int fds[LOGREADER_MAX_ROTATED];
 	bool gz[LOGREADER_MAX_ROTATED];
 	unsigned n = 0;
 
-	for (unsigned i = 1; i <= LOGREADER_MAX_ROTATED; i++) {
+	for (unsigned i = 1; i < below && i <= LOGREADER_MAX_ROTATED; i++) {
 		int fd = -1;
 		bool is_gz = false;
 
@@ -105,6 +109,7 @@ static void open_rotated(struct logreader *r)
 		}
 	}
 	r->n_old = n;
+	r->next_old = 0;
 }
 
 int logreader_open(const struct logreader_params *p, struct logreader **out)
@@ -126,10 +131,12 @@ int logreader_open(const struct logreader_params *p, struct logreader **out)
 	}
 	/* Where Tail starts is decided against the files as they are now.  A
 	 * log that does not exist yet holds nothing old: all of it is new. */
-	open_rotated(r);
+	open_rotated(r, LOGREADER_MAX_ROTATED + 1);
 	r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (r->fd == -1 && r->n_old == 0)
+	if (r->fd == -1 && r->n_old == 0) {
 		r->positioned = true;
+		r->absent = true;
+	}
 	*out = r;
 	return 0;
 }
@@ -225,9 +232,8 @@ static int64_t count_lines_in(struct lr_file *f, char *buf)
 
 		if (n <= 0)
 			break;
-		for (const char *p = buf; (p = memchr(p, '\n',
-						     (size_t)(buf + n - p)));
-		     p++)
+		for (const char *p = buf;
+		     (p = memchr(p, '\n', (size_t)(buf + n - p))); p++)
 			lines++;
 	}
 	if (f->gz != NULL)
@@ -299,8 +305,7 @@ static int deliver(struct logreader *r, const char *text, size_t len,
 
 	if (grow(&r->scratch, &r->scratch_cap, len + 1) != 0)
 		return -ENOMEM;
-	if (jsonline_decode(text, len, r->scratch, r->scratch_cap, &rec) !=
-	    0) {
+	if (jsonline_decode(text, len, r->scratch, r->scratch_cap, &rec) != 0) {
 		r->bad_lines++;
 		return 0;
 	}
@@ -326,8 +331,7 @@ static int deliver(struct logreader *r, const char *text, size_t len,
 }
 
 /* Parse the lines in buf[buf_off..buf_len).  Returns as deliver(). */
-static int parse_buffer(struct logreader *r, logreader_entry_cb *cb,
-			void *arg)
+static int parse_buffer(struct logreader *r, logreader_entry_cb *cb, void *arg)
 {
 	while (r->buf_off < r->buf_len) {
 		const char *p = r->buf + r->buf_off;
@@ -368,19 +372,33 @@ static int parse_buffer(struct logreader *r, logreader_entry_cb *cb,
  * reader switched to it. */
 static bool switch_if_rotated(struct logreader *r)
 {
+	char name[ROTATE_PATH_MAX];
 	struct stat now;
 	struct stat open_st;
-	int fd;
+	unsigned k;
 
 	if (stat(r->path, &now) == -1 || fstat(r->fd, &open_st) == -1)
 		return false;
 	if (now.st_ino == open_st.st_ino && now.st_dev == open_st.st_dev)
 		return false;
-	fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
-		return false;
+	/* Where did the file we drained go?  If it is "<log>.k", the files
+	 * rotated after it are .k-1 ... .1: read those before the new
+	 * current one, so a burst of rotations loses nothing. */
+	for (k = 1; k <= LOGREADER_MAX_ROTATED; k++) {
+		if (rotate_name(name, sizeof(name), r->path, k, false) != 0 ||
+		    stat(name, &now) == -1)
+			break;
+		if (now.st_ino == open_st.st_ino &&
+		    now.st_dev == open_st.st_dev)
+			break;
+	}
+	if (k > LOGREADER_MAX_ROTATED || stat(name, &now) == -1 ||
+	    now.st_ino != open_st.st_ino)
+		k = 1; /* compressed or gone already: go on with the current */
 	close(r->fd);
-	r->fd = fd;
+	r->fd = -1;
+	open_rotated(r, k);
+	r->starting = true;
 	return true;
 }
 
@@ -414,6 +432,15 @@ static ssize_t read_some(struct logreader *r)
 		r->skipping = false;
 		r->skip_lines = 0;
 	}
+	if (r->fd == -1 && r->absent) {
+		/* The log appeared since we started, and may have rotated
+		 * already: every file of it is new, the rotated ones first. */
+		open_rotated(r, LOGREADER_MAX_ROTATED + 1);
+		if (r->n_old > 0 || access(r->path, F_OK) == 0)
+			r->absent = false;
+		if (r->n_old > 0)
+			return read_some(r);
+	}
 	if (r->fd == -1) {
 		r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (r->fd == -1)
@@ -426,9 +453,9 @@ static ssize_t read_some(struct logreader *r)
 		if (n == -1)
 			return -errno;
 		/* The writer rotated: what the old file held has all been
-		 * read; go on with the new current file. */
+		 * read; go on with the files that came after it. */
 		if (n == 0 && switch_if_rotated(r))
-			continue;
+			return read_some(r);
 		return n;
 	}
 }
