@@ -18,3 +18,5 @@ echo "== CPU per line: drop path vs write path"
 echo "== ingest through the plugin vs dd"
 sh bench/ingest.sh "$B/ratelog" "$out/fifo_flood" "$dir" 2000000 100
 sh bench/ingest.sh "$B/ratelog" "$out/fifo_flood" "$dir" 40000 16384
+echo "== ReadLogs on a 1 GB log vs cat"
+sh bench/readlogs.sh "$B/ratelog" "$out/fifo_flood" "$dir" 1000
