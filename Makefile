@@ -3,7 +3,7 @@
 #   make                  build/ratelog
 #   make test             every tier: unit + integration (plain and under
 #                         ASan/UBSan), then end to end against a real dockerd
-#   make unit integration e2e
+#   make unit integration valgrind e2e
 #   make SAN=address,undefined B=build-asan unit
 #   make plugin PLUGIN=name:tag   managed plugin from build/ratelog
 #   make install          deps, build, create and enable the plugin locally
@@ -63,7 +63,8 @@ INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
 HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps unit integration e2e test test-san plugin plugin-push \
+.PHONY: all deps unit integration valgrind e2e test test-san plugin \
+	plugin-push \
 	install uninstall fuzz bench clean lint format
 
 all: $(BIN)
@@ -108,6 +109,18 @@ unit: $(UNIT_BINS)
 integration: $(BIN) $(INTEG_BINS)
 	@RATELOG_BIN=$(abspath $(BIN)) sh tests/run-tier.sh integration \
 		$(INTEG_BINS)
+
+# The unit tests, and the plugin behind the integration tests, under
+# valgrind: any error, or a definite or indirect leak, fails.
+VALGRIND_CMD := valgrind -q --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect --error-exitcode=99
+
+valgrind: $(UNIT_BINS) $(BIN) $(INTEG_BINS)
+	@VALGRIND="$(VALGRIND_CMD)" sh tests/run-tier.sh "unit (valgrind)" \
+		$(UNIT_BINS)
+	@RATELOG_REAL_BIN=$(abspath $(BIN)) \
+		RATELOG_BIN=$(abspath tests/valgrind-ratelog.sh) \
+		sh tests/run-tier.sh "integration (valgrind)" $(INTEG_BINS)
 
 e2e: $(BIN)
 	@RATELOG_BIN=$(abspath $(BIN)) sh tests/e2e/run.sh

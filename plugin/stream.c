@@ -65,21 +65,13 @@ struct stream {
 static void write_notice(struct stream *s, int64_t now_ns)
 {
 	char text[LIMITER_NOTICE_MAX];
-	struct log_entry e;
 	size_t n;
 
 	n = limiter_notice_take(s->lim, now_ns, text, sizeof(text));
 	if (n == 0)
 		return;
-	memset(&e, 0, sizeof(e));
-	e.source = "stderr";
-	e.source_len = 6;
-	e.time_nano = diag_now_real();
-	e.line = (const uint8_t *)text;
-	e.line_len = n;
 	/* Not charged to the limiter; a full queue loses it like a line. */
-	if (sink_append(s->sink, &e, WRITER_NOTICE_ATTRS,
-			sizeof(WRITER_NOTICE_ATTRS) - 1) == 0)
+	if (sink_append_notice(s->sink, text, n) == 0)
 		s->stats.notices++;
 }
 
@@ -91,7 +83,6 @@ static void report_reattach(struct stream *s)
 {
 	const struct frame_stats *fs = frame_decoder_stats(s->dec);
 	char text[160];
-	struct log_entry e;
 	int n;
 
 	s->reattached = false;
@@ -101,14 +92,9 @@ static void report_reattach(struct stream *s)
 		     "ratelog: re-attached after a plugin restart; skipped "
 		     "%llu bytes of a record the previous run had half read",
 		     (unsigned long long)fs->skipped_bytes);
-	memset(&e, 0, sizeof(e));
-	e.source = "stderr";
-	e.source_len = 6;
-	e.time_nano = diag_now_real();
-	e.line = (const uint8_t *)text;
-	e.line_len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
-	(void)sink_append(s->sink, &e, WRITER_NOTICE_ATTRS,
-			  sizeof(WRITER_NOTICE_ATTRS) - 1);
+	(void)sink_append_notice(s->sink, text,
+				 (size_t)n < sizeof(text) ? (size_t)n
+							  : sizeof(text) - 1);
 }
 
 static int on_entry(void *arg, const struct log_entry *e)
@@ -235,9 +221,8 @@ static void after_batch(struct stream *s, int rc)
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s = arg;
-	size_t want = s->block && s->rbuf->len > BLOCK_READ_MAX
-			      ? BLOCK_READ_MAX
-			      : s->rbuf->len;
+	size_t want = s->block && s->rbuf->len > BLOCK_READ_MAX ? BLOCK_READ_MAX
+								: s->rbuf->len;
 	int i;
 
 	(void)what;

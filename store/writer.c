@@ -400,6 +400,17 @@ static size_t write_batch(struct writer *w, struct sink *s, const char *p,
 	return done;
 }
 
+/* A line of ratelog's own: stderr, now, the text given. */
+static void notice_entry(struct log_entry *e, const char *text, size_t len)
+{
+	memset(e, 0, sizeof(*e));
+	e->source = "stderr";
+	e->source_len = 6;
+	e->time_nano = diag_now_real();
+	e->line = (const uint8_t *)text;
+	e->line_len = len;
+}
+
 /*
  * A failed write left the start of a line at the end of the file: cut the
  * file back to its last complete line, so every reader (dockerd's json-file
@@ -458,14 +469,10 @@ static size_t write_guarded(struct writer *w, struct sink *s, const char *p,
 			     (unsigned long long)s->fail_lost_lines,
 			     (double)(now - s->fail_since_ns) / 1e9, s->path,
 			     strerror(s->fail_errno));
-		memset(&e, 0, sizeof(e));
-		e.source = "stderr";
-		e.source_len = 6;
-		e.time_nano = diag_now_real();
-		e.line = (const uint8_t *)text;
-		e.line_len = t < 0			? 0
+		notice_entry(&e, text,
+			     t < 0			? 0
 			     : (size_t)t < sizeof(text) ? (size_t)t
-							: sizeof(text) - 1;
+							: sizeof(text) - 1);
 		/* 4096 holds the encoding of any 511-byte text (6 bytes a
 		 * byte). */
 		if (s->fd == -1 && open_file(s) != 0)
@@ -832,6 +839,15 @@ void sink_set_rotation(struct sink *s, const struct sink_rotation *r)
 	pthread_mutex_lock(&s->w->lock);
 	s->rot = *r;
 	pthread_mutex_unlock(&s->w->lock);
+}
+
+int sink_append_notice(struct sink *s, const char *text, size_t len)
+{
+	struct log_entry e;
+
+	notice_entry(&e, text, len);
+	return sink_append(s, &e, WRITER_NOTICE_ATTRS,
+			   sizeof(WRITER_NOTICE_ATTRS) - 1);
 }
 
 bool sink_is_full(const struct sink *s)

@@ -118,6 +118,12 @@ void sink_release(struct sink *s);
 int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
 		size_t attrs_len);
 
+/*
+ * Queue a line of ratelog's own (a drop or re-attach notice): stderr,
+ * stamped now, with WRITER_NOTICE_ATTRS.  Returns as sink_append().
+ */
+int sink_append_notice(struct sink *s, const char *text, size_t len);
+
 /* How a sink's files are rotated (json-file's max-size, max-file,
  * compress; see store/rotate.h). */
 struct sink_rotation {

@@ -6,7 +6,8 @@
 # 1. sh packaging/deps.sh test             install what is missing (root)
 # 2. unit, integration                    plain build in build/
 # 3. unit, integration under ASan+UBSan   build in build-asan/
-# 4. e2e                                  tests/e2e/run.sh, real dockerd
+# 4. unit, and the plugin behind integration, under valgrind (build/)
+# 5. e2e                                  tests/e2e/run.sh, real dockerd
 #
 # Each tier appends "passed failed" to $RATELOG_TALLY (tests/run-tier.sh,
 # tests/e2e/run.sh).  A tier that exits non-zero without reporting, or
@@ -81,6 +82,7 @@ tier "integration (ASan+UBSan)" env \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	make -j"$jobs" SAN=address,undefined B=build-asan integration
+tier valgrind make -j"$jobs" B=build valgrind
 tier e2e make -j"$jobs" B=build e2e
 
 totals=$(awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }' \

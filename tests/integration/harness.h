@@ -1041,6 +1041,35 @@ static int h_decode_frames(const uint8_t *p, size_t len, struct h_frames *fr)
 	return 0;
 }
 
+/* The wall clock in ns, as dockerd stamps entries. */
+static int64_t h_now_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A log-opts object from "key=value,key=value" (values without commas). */
+static json_t *h_opts(const char *spec)
+{
+	json_t *cfg = json_object();
+	char *copy = strdup(spec);
+	char *save = NULL;
+
+	for (char *kv = strtok_r(copy, ",", &save); kv != NULL;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		json_object_set_new(cfg, kv, json_string(eq + 1));
+	}
+	free(copy);
+	return cfg;
+}
+
 /* The ReadLogs request body for container 'id'. */
 static json_t *h_read_request(const char *id, const char *since,
 			      const char *until, json_int_t tail, bool follow)

@@ -28,29 +28,6 @@ static int teardown(void **state)
 	return h_free(*state) == 0 ? 0 : -1;
 }
 
-static int64_t now_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static json_t *opts(const char *spec)
-{
-	json_t *cfg = json_object();
-	char *copy = strdup(spec);
-
-	for (char *kv = strtok(copy, ","); kv != NULL; kv = strtok(NULL, ",")) {
-		char *eq = strchr(kv, '=');
-
-		*eq = '\0';
-		json_object_set_new(cfg, kv, json_string(eq + 1));
-	}
-	free(copy);
-	return cfg;
-}
-
 static void start(struct harness *h, struct h_fifo *f, char id[65],
 		  const char *spec)
 {
@@ -60,7 +37,7 @@ static void start(struct harness *h, struct h_fifo *f, char id[65],
 	h_container_id(id, 300 + seq);
 	snprintf(name, sizeof(name), "r%u", seq++);
 	assert_int_equal(h_fifo_new(h, f, name), 0);
-	assert_int_equal(h_start_logging(h, f->path, id, opts(spec), &err),
+	assert_int_equal(h_start_logging(h, f->path, id, h_opts(spec), &err),
 			 200);
 	assert_string_equal(err, "");
 	free(err);
@@ -143,16 +120,16 @@ static void test_drop(void **state)
 	for (unsigned i = 0; i < 20000; i++) {
 		line_of(line, sizeof(line), i);
 		assert_int_equal(
-			h_write_line(f.fd, "stdout", now_real_ns(), line), 0);
+			h_write_line(f.fd, "stdout", h_now_real_ns(), line), 0);
 	}
 	/* The plugin has read everything once the pipe is empty. */
 	while (h_fifo_pending(&f) > 0 && h_now_ms() - t0 < H_WAIT_MS)
 		h_sleep_ms(1);
 	t1 = h_now_ms();
 	h_sleep_ms(1500);
-	assert_int_equal(
-		h_write_line(f.fd, "stdout", now_real_ns(), "after the pause"),
-		0);
+	assert_int_equal(h_write_line(f.fd, "stdout", h_now_real_ns(),
+				      "after the pause"),
+			 0);
 	stop(h, &f);
 	h_sleep_ms(300);
 	count(h, id, &t);
@@ -182,7 +159,7 @@ static void test_block(void **state)
 	for (unsigned i = 0; i < 6000; i++) {
 		line_of(line, sizeof(line), i);
 		assert_int_equal(
-			h_write_line(f.fd, "stdout", now_real_ns(), line), 0);
+			h_write_line(f.fd, "stdout", h_now_real_ns(), line), 0);
 	}
 	stop(h, &f);
 	assert_int_equal(h_wait_lines(h, id, 6000, 20000), 6000);
@@ -228,7 +205,7 @@ static void test_node_budget(void **state)
 		for (unsigned i = 0; i < 10000; i++) {
 			line_of(line, sizeof(line),
 				(unsigned)round * 10000 + i);
-			if (h_write_line(noisy.fd, "stdout", now_real_ns(),
+			if (h_write_line(noisy.fd, "stdout", h_now_real_ns(),
 					 line) != 0)
 				break;
 		}
@@ -238,7 +215,7 @@ static void test_node_budget(void **state)
 					(unsigned)round * 10 + i);
 				assert_int_equal(
 					h_write_line(quiet[q].fd, "stdout",
-						     now_real_ns(), line),
+						     h_now_real_ns(), line),
 					0);
 			}
 		h_sleep_ms(100);
@@ -270,7 +247,8 @@ static void expect_refused(struct harness *h, const char *spec,
 	h_container_id(id, 700 + seq);
 	snprintf(name, sizeof(name), "bad%u", seq++);
 	assert_int_equal(h_fifo_new(h, &f, name), 0);
-	assert_int_equal(h_start_logging(h, f.path, id, opts(spec), &err), 200);
+	assert_int_equal(h_start_logging(h, f.path, id, h_opts(spec), &err),
+			 200);
 	assert_non_null(err);
 	if (strstr(err, needle) == NULL)
 		fail_msg("Err for %s is \"%s\", expected \"%s\" in it", spec,
@@ -293,7 +271,8 @@ static void test_bad_values(void **state)
 	expect_refused(h, "rate-notice=perhaps", "rate-notice");
 	/* The plugin still serves a good stream after all that. */
 	start(h, &f, id, "rate-limit=1m");
-	assert_int_equal(h_write_line(f.fd, "stdout", now_real_ns(), "ok"), 0);
+	assert_int_equal(h_write_line(f.fd, "stdout", h_now_real_ns(), "ok"),
+			 0);
 	stop(h, &f);
 	assert_int_equal(h_wait_lines(h, id, 1, H_WAIT_MS), 1);
 }

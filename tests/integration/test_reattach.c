@@ -25,14 +25,6 @@ static int teardown(void **state)
 	return h_free(*state) == 0 ? 0 : -1;
 }
 
-static int64_t now_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void write_range(int fd, unsigned from, unsigned to)
 {
 	char line[64];
@@ -40,7 +32,7 @@ static void write_range(int fd, unsigned from, unsigned to)
 	for (unsigned i = from; i < to; i++) {
 		snprintf(line, sizeof(line), "beat %06u", i);
 		assert_int_equal(
-			h_write_line(fd, "stdout", now_real_ns(), line), 0);
+			h_write_line(fd, "stdout", h_now_real_ns(), line), 0);
 	}
 }
 
@@ -162,7 +154,7 @@ static void test_reattach_mid_frame(void **state)
 	free(err);
 	write_range(f.fd, 0, 10);
 	assert_int_equal(h_wait_lines(h, id, 10, H_WAIT_MS), 10);
-	frame = h_entry_frame("stdout", now_real_ns(), big, strlen(big), NULL,
+	frame = h_entry_frame("stdout", h_now_real_ns(), big, strlen(big), NULL,
 			      &len);
 	assert_non_null(frame);
 	assert_int_equal(h_write_all(f.fd, frame, 20), 0);

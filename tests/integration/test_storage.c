@@ -32,18 +32,10 @@ static int teardown(void **state)
 static void start(struct harness *h, struct h_fifo *f, char id[65],
 		  const char *opts)
 {
-	json_t *cfg = json_object();
+	json_t *cfg = h_opts(opts);
 	char name[32];
-	char *copy = strdup(opts);
 	char *err = NULL;
 
-	for (char *kv = strtok(copy, ","); kv != NULL; kv = strtok(NULL, ",")) {
-		char *eq = strchr(kv, '=');
-
-		*eq = '\0';
-		json_object_set_new(cfg, kv, json_string(eq + 1));
-	}
-	free(copy);
 	h_container_id(id, 100 + seq);
 	snprintf(name, sizeof(name), "s%u", seq++);
 	assert_int_equal(h_fifo_new(h, f, name), 0);
@@ -62,14 +54,6 @@ static void stop(struct harness *h, struct h_fifo *f)
 	h_fifo_close(f);
 }
 
-static int64_t now_real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Numbered 100-byte lines n0 .. n0+count-1. */
 static void write_numbered(struct h_fifo *f, unsigned n0, unsigned count)
 {
@@ -78,7 +62,8 @@ static void write_numbered(struct h_fifo *f, unsigned n0, unsigned count)
 	for (unsigned i = n0; i < n0 + count; i++) {
 		snprintf(line, sizeof(line), "%08u %091d", i, 0);
 		assert_int_equal(
-			h_write_line(f->fd, "stdout", now_real_ns(), line), 0);
+			h_write_line(f->fd, "stdout", h_now_real_ns(), line),
+			0);
 	}
 }
 
@@ -319,7 +304,7 @@ static void test_full_disk(void **state)
 	h_log_path(h, id, path);
 	assert_int_equal(truncate(path, 0), 0);
 	h_sleep_ms(300); /* past the first retry backoff */
-	assert_int_equal(h_write_line(f.fd, "stdout", now_real_ns(),
+	assert_int_equal(h_write_line(f.fd, "stdout", h_now_real_ns(),
 				      "after the disk was freed"),
 			 0);
 	stop(h, &f);
