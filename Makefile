@@ -3,7 +3,7 @@
 #   make                  build/ratelog
 #   make test             every tier: unit + integration (plain and under
 #                         ASan/UBSan), then end to end against a real dockerd
-#   make unit integration valgrind e2e
+#   make unit integration valgrind load e2e
 #   make SAN=address,undefined B=build-asan unit
 #   make plugin PLUGIN=name:tag   managed plugin from build/ratelog
 #   make install          deps, build, create and enable the plugin locally
@@ -63,7 +63,7 @@ INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
 HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps unit integration valgrind e2e test test-san plugin \
+.PHONY: all deps unit integration valgrind load e2e test test-san plugin \
 	plugin-push \
 	install uninstall fuzz bench clean lint format
 
@@ -121,6 +121,11 @@ valgrind: $(UNIT_BINS) $(BIN) $(INTEG_BINS)
 	@RATELOG_REAL_BIN=$(abspath $(BIN)) \
 		RATELOG_BIN=$(abspath tests/valgrind-ratelog.sh) \
 		sh tests/run-tier.sh "integration (valgrind)" $(INTEG_BINS)
+
+# 500 streams for 60 s through one plugin (LOAD_STREAMS, LOAD_SECONDS).
+load: $(BIN) $(B)/tests/integration/load_streams
+	@RATELOG_BIN=$(abspath $(BIN)) sh tests/run-tier.sh load \
+		$(B)/tests/integration/load_streams
 
 e2e: $(BIN)
 	@RATELOG_BIN=$(abspath $(BIN)) sh tests/e2e/run.sh
