@@ -282,7 +282,8 @@ int app_new(const struct app_config *cfg, struct app **out)
 		diag(DIAG_WARN, "cannot read the state in %s: %s",
 		     cfg->state_dir, strerror(-rc));
 	rc = server_listen(a->base, cfg->socket_path, REQUEST_BODY_MAX + 1024,
-			   handlers_dispatch, a, &a->http);
+			   cfg->idle_timeout_sec, handlers_dispatch, a,
+			   &a->http);
 	if (rc != 0)
 		goto out;
 	*out = a;

@@ -25,11 +25,12 @@ struct readlogs;
 struct writer;
 
 struct app_config {
-	const char *socket_path;	/* where the API listens */
-	const char *log_root;		/* "<root>/<id>/<id>-json.log" */
-	const char *state_dir;		/* persisted stream state */
-	const char *fifo_dir;		/* FIFOs must be directly under it */
-	size_t queue_max;		/* pending bytes per container */
+	const char *socket_path; /* where the API listens */
+	const char *log_root;	 /* "<root>/<id>/<id>-json.log" */
+	const char *state_dir;	 /* persisted stream state */
+	const char *fifo_dir;	 /* FIFOs must be directly under it */
+	size_t queue_max;	 /* pending bytes per container */
+	int idle_timeout_sec;	 /* API connections silent this long close */
 	const struct node_config *node; /* plugin-level settings (borrowed) */
 };
 

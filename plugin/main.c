@@ -25,11 +25,14 @@ static const char usage[] =
 	"                    (default /run/docker/plugins/ratelog.sock)\n"
 	"  --log-root DIR    logs go to DIR/<id>/<id>-json.log [LOG_ROOT]\n"
 	"                    (default /var/log/ratelog)\n"
-	"  --state-dir DIR   stream state [STATE_DIR] (default LOG_ROOT/.state)\n"
+	"  --state-dir DIR   stream state [STATE_DIR] (default "
+	"LOG_ROOT/.state)\n"
 	"  --fifo-dir DIR    where dockerd's FIFOs live [FIFO_DIR]\n"
 	"                    (default /run/docker/logging)\n"
 	"  --log-level L     error, warn, info or debug [LOG_LEVEL] (default "
-	"info)\n";
+	"info)\n"
+	"  --idle-timeout S  close API connections that send nothing for S\n"
+	"                    seconds [IDLE_TIMEOUT] (default 120)\n";
 
 struct option_def {
 	const char *flag;
@@ -53,6 +56,9 @@ static int serve(int argc, char **argv)
 	char err[CONFIG_ERR_MAX];
 	struct app *a = NULL;
 	const char *level = env_or("LOG_LEVEL", "info");
+	const char *idle = env_or("IDLE_TIMEOUT", "120");
+	char *end = NULL;
+	long idle_sec;
 	char *state_default = NULL;
 	enum diag_level lv;
 	int rc;
@@ -71,6 +77,7 @@ static int serve(int argc, char **argv)
 		{"--state-dir", "STATE_DIR", &cfg.state_dir},
 		{"--fifo-dir", "FIFO_DIR", &cfg.fifo_dir},
 		{"--log-level", "LOG_LEVEL", &level},
+		{"--idle-timeout", "IDLE_TIMEOUT", &idle},
 	};
 
 	for (i = 0; i < argc; i++) {
@@ -98,6 +105,15 @@ static int serve(int argc, char **argv)
 		return 2;
 	}
 	diag_set_level(lv);
+	idle_sec = strtol(idle, &end, 10);
+	if (end == idle || *end != '\0' || idle_sec < 1 || idle_sec > 86400) {
+		fprintf(stderr,
+			"ratelog: idle timeout \"%s\" is not a number of "
+			"seconds from 1 to 86400\n",
+			idle);
+		return 2;
+	}
+	cfg.idle_timeout_sec = (int)idle_sec;
 	if (cfg.state_dir == NULL) {
 		if (asprintf(&state_default, "%s/.state", cfg.log_root) < 0)
 			return 1;
@@ -140,8 +156,8 @@ int main(int argc, char **argv)
 		printf("ratelog %s\n", RATELOG_VERSION);
 		return 0;
 	}
-	if (argc >= 2 && (strcmp(argv[1], "help") == 0 ||
-			  strcmp(argv[1], "--help") == 0)) {
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0)) {
 		fputs(usage, stdout);
 		return 0;
 	}

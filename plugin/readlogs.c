@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -39,13 +40,13 @@
 struct rl_shared {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	int refs;	     /* the loop side and the worker */
-	bool want;	     /* the loop asks for the next chunk */
-	bool cancel;	     /* the loop let go: stop and free */
-	bool ready;	     /* a result is waiting for the loop */
-	char *chunk;	     /* owned until taken: encoded frames */
+	int refs;    /* the loop side and the worker */
+	bool want;   /* the loop asks for the next chunk */
+	bool cancel; /* the loop let go: stop and free */
+	bool ready;  /* a result is waiting for the loop */
+	char *chunk; /* owned until taken: encoded frames */
 	size_t chunk_len;
-	int status;	     /* enum logreader_status, or -errno */
+	int status; /* enum logreader_status, or -errno */
 	uint64_t bad_lines;
 	struct event *ready_ev; /* owned by the loop; used while !cancel */
 	struct logreader_params params;
@@ -57,8 +58,8 @@ struct readlogs {
 	struct evhttp_request *req;	/* evhttp's; NULL once it closed */
 	struct evhttp_connection *conn; /* borrowed from req */
 	struct readlogs *next;		/* app->readers */
-	struct sink *sink; /* owned reference: is everything written? */
-	struct rl_shared *sh; /* shared with the worker */
+	struct sink *sink;	/* owned reference: is everything written? */
+	struct rl_shared *sh;	/* shared with the worker */
 	struct event *ready_ev; /* owned */
 	char id[65];
 	bool follow;
@@ -354,6 +355,13 @@ void readlogs_start(struct app *a, struct evhttp_request *req,
 	r->req = req;
 	r->conn = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(r->conn, on_conn_close, r);
+	/* The server's idle timeout is for clients that send nothing; a
+	 * follower of a quiet container is idle by design and must stay
+	 * open, as with json-file.  It ends with the stream, or when dockerd
+	 * goes away. */
+	if (r->follow)
+		bufferevent_set_timeouts(
+			evhttp_connection_get_bufferevent(r->conn), NULL, NULL);
 	r->next = a->readers;
 	a->readers = r;
 	evhttp_send_reply_start(req, 200, "OK");

@@ -17,9 +17,6 @@
 #include "common/diag.h"
 
 #define CONTENT_TYPE "application/vnd.docker.plugins.v1.2+json"
-/* Connections idle this long are closed.  A follow stream waiting for new
- * lines is not idle in this sense: evhttp does not time out a reply. */
-#define IDLE_TIMEOUT_SEC 120
 
 static int bind_unix(const char *path)
 {
@@ -64,8 +61,8 @@ static int bind_unix(const char *path)
 	return fd;
 }
 
-int server_listen(struct event_base *base, const char *path,
-		  size_t max_body, server_request_cb *cb, void *arg,
+int server_listen(struct event_base *base, const char *path, size_t max_body,
+		  int idle_timeout_sec, server_request_cb *cb, void *arg,
 		  struct evhttp **out)
 {
 	struct evconnlistener *lev;
@@ -95,7 +92,7 @@ int server_listen(struct event_base *base, const char *path,
 	}
 	evhttp_set_max_body_size(http, (ev_ssize_t)max_body);
 	evhttp_set_max_headers_size(http, 64 * 1024);
-	evhttp_set_timeout(http, IDLE_TIMEOUT_SEC);
+	evhttp_set_timeout(http, idle_timeout_sec);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
 	evhttp_set_default_content_type(http, CONTENT_TYPE);
 	evhttp_set_gencb(http, cb, arg);
@@ -117,8 +114,7 @@ void server_reply_json(struct evhttp_request *req, int code, const char *json)
 	evbuffer_free(b);
 }
 
-void server_reply_status(struct evhttp_request *req, int code,
-			 const char *msg)
+void server_reply_status(struct evhttp_request *req, int code, const char *msg)
 {
 	json_t *o = json_pack("{s:s}", "Err", msg);
 	char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;

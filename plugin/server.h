@@ -18,17 +18,18 @@ struct evhttp_request;
 typedef void server_request_cb(struct evhttp_request *req, void *arg);
 
 /*
- * Listen on the unix socket 'path' and call 'cb' for every request.  Stores
- * the server in *out (free with evhttp_free()) and returns 0, or returns
- * -errno after printing why.
+ * Listen on the unix socket 'path' and call 'cb' for every request.  A
+ * connection that sends nothing for 'idle_timeout_sec' is closed (a slow
+ * or stuck client holds nothing for long; a handler that streams a reply
+ * may lift it for its connection).  Stores the server in *out (free with
+ * evhttp_free()) and returns 0, or returns -errno after printing why.
  */
-int server_listen(struct event_base *base, const char *path,
-		  size_t max_body, server_request_cb *cb, void *arg,
+int server_listen(struct event_base *base, const char *path, size_t max_body,
+		  int idle_timeout_sec, server_request_cb *cb, void *arg,
 		  struct evhttp **out);
 
 /* Reply 'code' with the JSON text 'json'. */
-void server_reply_json(struct evhttp_request *req, int code,
-		       const char *json);
+void server_reply_json(struct evhttp_request *req, int code, const char *json);
 
 /*
  * Reply 200 {"Err":"<msg>"}: dockerd shows msg to the user (msg "" means
@@ -38,8 +39,7 @@ void server_reply_err(struct evhttp_request *req, const char *msg);
 
 /* Reply 'code' with {"Err":"<msg>"}: for ReadLogs, where a 200 must carry
  * frames only. */
-void server_reply_status(struct evhttp_request *req, int code,
-			 const char *msg);
+void server_reply_status(struct evhttp_request *req, int code, const char *msg);
 
 /*
  * Copy the request body into a NUL-terminated string owned by the caller
