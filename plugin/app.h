@@ -51,8 +51,9 @@ struct app {
 	struct event *sigint_ev;	 /* owned */
 	struct app_stream *streams;	 /* owned list */
 	struct readlogs *readers;	 /* owned list, see readlogs.h */
-	struct stream_readbuf rbuf;	 /* owned data: shared by all streams */
-	bool stopping;			 /* a signal asked us to exit */
+	int n_readers; /* ReadLogs replies in progress (readlogs.c) */
+	struct stream_readbuf rbuf; /* owned data: shared by all streams */
+	bool stopping;		    /* a signal asked us to exit */
 };
 
 /* Build the app: event loop, writer, API socket.  Returns 0 or -errno and

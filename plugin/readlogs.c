@@ -71,8 +71,6 @@ struct readlogs {
 	bool poked;	  /* news came while the worker was reading */
 };
 
-static int n_readers;
-
 static void shared_put(struct rl_shared *sh)
 {
 	bool last;
@@ -187,7 +185,7 @@ static void reader_free(struct readlogs *r)
 	if (r->ready_ev != NULL)
 		event_free(r->ready_ev);
 	sink_release(r->sink);
-	n_readers--;
+	r->app->n_readers--;
 	free(r);
 }
 
@@ -310,7 +308,7 @@ void readlogs_start(struct app *a, struct evhttp_request *req,
 	pthread_t th;
 	int rc;
 
-	if (n_readers >= MAX_READERS) {
+	if (a->n_readers >= MAX_READERS) {
 		request_read_release(rr);
 		server_reply_status(req, HTTP_SERVUNAVAIL,
 				    "ReadLogs: too many log readers at once, "
@@ -321,7 +319,7 @@ void readlogs_start(struct app *a, struct evhttp_request *req,
 	sh = calloc(1, sizeof(*sh));
 	if (r == NULL || sh == NULL)
 		goto oom;
-	n_readers++;
+	a->n_readers++;
 	r->app = a;
 	memcpy(r->id, rr->info.container_id, sizeof(r->id));
 	r->follow = rr->follow;
