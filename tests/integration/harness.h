@@ -18,6 +18,7 @@
 /* Every test file includes the whole harness and uses part of it. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1039,6 +1040,24 @@ static int h_decode_frames(const uint8_t *p, size_t len, struct h_frames *fr)
 	}
 	fr->rest = len - off;
 	return 0;
+}
+
+/* Open file descriptors of process 'pid', or -1. */
+static int h_count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* The wall clock in ns, as dockerd stamps entries. */

@@ -13,7 +13,6 @@
  *
  * Not part of make test (it takes a minute): run with make load.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,23 +64,6 @@ static long rss_kb(pid_t pid)
 	return kb;
 }
 
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Lines kept, and lines the notices say were dropped. */
 static void tally(struct harness *h, const char *id, unsigned long *kept,
 		  unsigned long *dropped)
@@ -127,7 +109,7 @@ static void test_load(void **state)
 	assert_int_equal(h_post(h, "/LogDriver.Capabilities", "", 0, &resp),
 			 200);
 	h_buf_release(&resp);
-	fds_before = count_fds(h->pid);
+	fds_before = h_count_fds(h->pid);
 	rss_start = rss_kb(h->pid);
 	for (int i = 0; i < n; i++) {
 		s[i].block = i % 2 == 0;
@@ -195,7 +177,7 @@ static void test_load(void **state)
 		total_kept += kept;
 		total_dropped += dropped;
 	}
-	fds_after = count_fds(h->pid);
+	fds_after = h_count_fds(h->pid);
 	print_message("%d streams for %d s: %lu lines kept, %lu dropped and "
 		      "reported; RSS %ld kB at start, %ld kB at most (%.1f kB "
 		      "per stream); fds %d before, %d after\n",

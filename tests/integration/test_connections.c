@@ -5,7 +5,6 @@
  * the idle timeout; a ReadLogs follower of a quiet container, idle by
  * design, is not cut off by it.  The plugin runs with IDLE_TIMEOUT=2.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,23 +24,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	return h_free(*state) == 0 ? 0 : -1;
-}
-
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 static int dial(const char *sock)
@@ -75,7 +57,7 @@ static void test_slow_clients(void **state)
 	assert_int_equal(h_post(h, "/LogDriver.Capabilities", "", 0, &resp),
 			 200);
 	h_buf_release(&resp);
-	base = count_fds(h->pid);
+	base = h_count_fds(h->pid);
 	for (int i = 0; i < SILENT + HALF; i++) {
 		fds[i] = dial(h->sock);
 		assert_true(fds[i] >= 0);
@@ -85,7 +67,7 @@ static void test_slow_clients(void **state)
 				    19);
 	}
 	h_sleep_ms(300);
-	during = count_fds(h->pid);
+	during = h_count_fds(h->pid);
 	/* dockerd is still served meanwhile. */
 	h_container_id(id, 42);
 	assert_int_equal(h_fifo_new(h, &f, "busy"), 0);
@@ -97,7 +79,7 @@ static void test_slow_clients(void **state)
 	assert_int_equal(h_wait_lines(h, id, 1, H_WAIT_MS), 1);
 	/* After the idle timeout the plugin has closed every one of them. */
 	for (int64_t end = h_now_ms() + 8000; h_now_ms() < end;) {
-		after = count_fds(h->pid);
+		after = h_count_fds(h->pid);
 		if (after <= base + 2) /* the busy stream's FIFO */
 			break;
 		h_sleep_ms(100);
