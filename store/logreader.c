@@ -368,19 +368,28 @@ static int parse_buffer(struct logreader *r, logreader_entry_cb *cb, void *arg)
 	return 0;
 }
 
-/* True when the path now names another file than the one open, and the
- * reader switched to it. */
-static bool switch_if_rotated(struct logreader *r)
+/* True when the log's name now belongs to another file than the open one. */
+static bool rotated(struct logreader *r)
+{
+	struct stat now;
+	struct stat open_st;
+
+	if (stat(r->path, &now) == -1 || fstat(r->fd, &open_st) == -1)
+		return false;
+	return now.st_ino != open_st.st_ino || now.st_dev != open_st.st_dev;
+}
+
+/* The open file was rotated away and read to its end: continue with the
+ * files rotated after it, then the current one. */
+static void switch_after_rotation(struct logreader *r)
 {
 	char name[ROTATE_PATH_MAX];
 	struct stat now;
 	struct stat open_st;
 	unsigned k;
 
-	if (stat(r->path, &now) == -1 || fstat(r->fd, &open_st) == -1)
-		return false;
-	if (now.st_ino == open_st.st_ino && now.st_dev == open_st.st_dev)
-		return false;
+	if (fstat(r->fd, &open_st) == -1)
+		open_st.st_ino = 0;
 	/* Where did the file we drained go?  If it is "<log>.k", the files
 	 * rotated after it are .k-1 ... .1: read those before the new
 	 * current one, so a burst of rotations loses nothing. */
@@ -399,7 +408,6 @@ static bool switch_if_rotated(struct logreader *r)
 	r->fd = -1;
 	open_rotated(r, k);
 	r->starting = true;
-	return true;
 }
 
 /*
@@ -452,11 +460,17 @@ static ssize_t read_some(struct logreader *r)
 			continue;
 		if (n == -1)
 			return -errno;
-		/* The writer rotated: what the old file held has all been
-		 * read; go on with the files that came after it. */
-		if (n == 0 && switch_if_rotated(r))
-			return read_some(r);
-		return n;
+		if (n != 0 || !rotated(r))
+			return n;
+		/* The writer rotated.  It may have finished the file's last
+		 * line after our read saw the end: read once more, and go on
+		 * with the files that came after it only when nothing is
+		 * left. */
+		n = read(r->fd, r->buf, READ_BYTES);
+		if (n != 0)
+			return n < 0 ? -errno : n;
+		switch_after_rotation(r);
+		return read_some(r);
 	}
 }
 
