@@ -203,11 +203,18 @@ static int open_file(struct sink *s)
 {
 	struct stat st;
 
-	if (mkdir(s->dir, 0750) == -1 && errno != EEXIST)
-		return -errno;
-	s->fd = open(s->path,
-		     O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		     0640);
+	/* Twice: the janitor may remove an idle container's empty directory
+	 * between the mkdir and the open. */
+	for (int i = 0; i < 2; i++) {
+		if (mkdir(s->dir, 0750) == -1 && errno != EEXIST)
+			return -errno;
+		s->fd = open(s->path,
+			     O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+				     O_NOFOLLOW,
+			     0640);
+		if (s->fd != -1 || errno != ENOENT)
+			break;
+	}
 	if (s->fd == -1)
 		return -errno;
 	if (fstat(s->fd, &st) == -1) {
@@ -579,7 +586,12 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* For the janitor: does a stream of this container hold its sink? */
+/*
+ * For the janitor: is the container's file in use?  A sink stays on the
+ * list until its last bytes are written and its file closed, so a
+ * container counts as active while a stream holds it and while what its
+ * streams left is still being flushed.
+ */
 static bool container_active(void *arg, const char *id)
 {
 	struct writer *w = arg;
@@ -588,7 +600,7 @@ static bool container_active(void *arg, const char *id)
 
 	pthread_mutex_lock(&w->lock);
 	for (s = w->sinks; s != NULL; s = s->next) {
-		if (s->refs > 0 && memcmp(s->id, id, 64) == 0) {
+		if (memcmp(s->id, id, 64) == 0) {
 			active = true;
 			break;
 		}
