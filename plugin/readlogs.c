@@ -51,6 +51,9 @@ struct rl_shared {
 	struct event *ready_ev; /* owned by the loop; used while !cancel */
 	struct logreader_params params;
 	char path[512];
+	/* Owned reference, let go with the last of the two: the rotation
+	 * lock in params must outlive the worker's reader. */
+	struct sink *sink;
 };
 
 struct readlogs {
@@ -81,6 +84,7 @@ static void shared_put(struct rl_shared *sh)
 	if (!last)
 		return;
 	free(sh->chunk);
+	sink_release(sh->sink);
 	pthread_cond_destroy(&sh->wake);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);
@@ -336,8 +340,13 @@ void readlogs_start(struct app *a, struct evhttp_request *req,
 	rc = writer_sink_get(a->writer, r->id, &r->sink);
 	if (rc != 0)
 		goto oom_reader;
+	rc = writer_sink_get(a->writer, r->id, &r->sh->sink);
+	if (rc != 0)
+		goto oom_reader;
 	snprintf(r->sh->path, sizeof(r->sh->path), "%s", sink_path(r->sink));
 	r->sh->params.path = r->sh->path;
+	r->sh->params.lock = sink_rotate_lock(r->sh->sink);
+	r->sh->params.follow = r->follow;
 	r->ready_ev = event_new(a->base, -1, 0, on_ready, r);
 	if (r->ready_ev == NULL)
 		goto oom_reader;

@@ -29,20 +29,28 @@ struct lr_file {
 
 struct logreader {
 	char *path; /* owned: the current file */
-	/* Rotated files, oldest first, opened at the start so a rotation
-	 * while we read renames nothing under us. */
+	struct rotate_lock *lock; /* borrowed, or &own_lock */
+	struct rotate_lock own_lock; /* for a log nothing rotates */
+	/* Rotated files, oldest first, opened together with the current one
+	 * under the lock, so a rotation while we read renames nothing under
+	 * us. */
 	struct lr_file old[LOGREADER_MAX_ROTATED];
 	unsigned n_old;
 	unsigned next_old; /* the rotated file being read; n_old = done */
 	int fd;		   /* the current file, -1 until it exists */
+	/* The rotation count when the files were last opened: 'fd' was the
+	 * current file then (or none existed). */
+	uint64_t rotations;
+	off_t end; /* without follow: where the current file ended at open */
+	off_t off; /* the offset read to in the current file */
 	int64_t tail;
 	int64_t since_ns;
 	int64_t until_ns;
+	bool follow;
 	bool positioned; /* the Tail start has been found */
 	bool until_met;
 	bool skipping; /* inside a line longer than LINE_MAX_BYTES */
 	bool starting; /* the next rotated file has not been read yet */
-	bool absent;   /* no log existed at the start: all that comes is new */
 	uint64_t skip_lines; /* lines of this file before Tail's start */
 	char *buf;	     /* owned: READ_BYTES of file data */
 	size_t buf_off;	     /* next unparsed byte in buf */
@@ -112,16 +120,44 @@ static void open_rotated(struct logreader *r, unsigned below)
 	r->next_old = 0;
 }
 
+/*
+ * Under the lock: open the current file, and before it the rotated files
+ * that came after the point reached.  'drained': the current file of the
+ * last opening was read to its end, and is now "<log>.k" after k more
+ * rotations, so ".k-1" ... ".1" follow it.  Otherwise there was no current
+ * file then; the one created since is ".k" by now, and new too.
+ */
+static void reopen(struct logreader *r, bool drained)
+{
+	uint64_t now = rotate_lock_opening(r->lock);
+	uint64_t k = now - r->rotations;
+	unsigned below;
+
+	if (k > LOGREADER_MAX_ROTATED)
+		k = LOGREADER_MAX_ROTATED;
+	below = (unsigned)k + (drained ? 0 : 1);
+	open_rotated(r, below);
+	r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	r->off = 0;
+	r->rotations = now;
+	rotate_unlock_opened(r->lock);
+	r->starting = true;
+}
+
 int logreader_open(const struct logreader_params *p, struct logreader **out)
 {
 	struct logreader *r = calloc(1, sizeof(*r));
+	struct stat st;
 
 	if (r == NULL)
 		return -ENOMEM;
 	r->fd = -1;
+	rotate_lock_init(&r->own_lock);
+	r->lock = p->lock != NULL ? p->lock : &r->own_lock;
 	r->tail = p->tail;
 	r->since_ns = p->since_ns;
 	r->until_ns = p->until_ns;
+	r->follow = p->follow;
 	r->starting = true;
 	r->path = strdup(p->path);
 	r->buf = malloc(READ_BYTES);
@@ -129,14 +165,18 @@ int logreader_open(const struct logreader_params *p, struct logreader **out)
 		logreader_free(r);
 		return -ENOMEM;
 	}
-	/* Where Tail starts is decided against the files as they are now.  A
-	 * log that does not exist yet holds nothing old: all of it is new. */
+	/* Where Tail starts, and without follow where the read ends, are
+	 * decided against the files as they are now, taken together. */
+	r->rotations = rotate_lock_opening(r->lock);
 	open_rotated(r, LOGREADER_MAX_ROTATED + 1);
 	r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (r->fd == -1 && r->n_old == 0) {
+	if (r->fd != -1 && fstat(r->fd, &st) == 0)
+		r->end = st.st_size;
+	rotate_unlock_opened(r->lock);
+	/* A log that does not exist yet holds nothing old: all that comes is
+	 * new. */
+	if (r->fd == -1 && r->n_old == 0)
 		r->positioned = true;
-		r->absent = true;
-	}
 	*out = r;
 	return 0;
 }
@@ -153,6 +193,7 @@ void logreader_free(struct logreader *r)
 	free(r->buf);
 	free(r->line);
 	free(r->scratch);
+	rotate_lock_destroy(&r->own_lock);
 	free(r);
 }
 
@@ -182,18 +223,13 @@ static int grow(char **p, size_t *cap, size_t want)
  * The offset where the last 'tail' entries start, found by reading
  * backwards from the end.  Every entry is one line.
  */
-static int tail_offset(int fd, int64_t tail, off_t *out, int64_t *found)
+static int tail_offset(int fd, off_t end, int64_t tail, off_t *out,
+		       int64_t *found)
 {
 	char buf[READ_BYTES];
-	struct stat st;
 	int64_t seen = 0;
-	off_t end;
-	off_t pos;
+	off_t pos = end;
 
-	if (fstat(fd, &st) == -1)
-		return -errno;
-	end = st.st_size;
-	pos = end;
 	*out = 0;
 	while (pos > 0) {
 		size_t n = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
@@ -259,23 +295,34 @@ static int position(struct logreader *r)
 	int64_t want = r->tail;
 	int rc;
 
+	off_t end = r->end;
+	struct stat st;
+
 	r->positioned = true;
 	if (r->tail < 0)
 		return 0; /* everything, from the oldest rotated file */
+	if (r->fd != -1 && r->follow) {
+		/* A follower goes on from the end as it is now. */
+		if (fstat(r->fd, &st) == -1)
+			return -errno;
+		end = st.st_size;
+	}
 	if (r->tail == 0) {
 		skip_all_old(r);
-		if (r->fd != -1 && lseek(r->fd, 0, SEEK_END) == -1)
+		if (r->fd != -1 && lseek(r->fd, end, SEEK_SET) == -1)
 			return -errno;
+		r->off = end;
 		return 0;
 	}
 	if (r->fd != -1) {
 		int64_t found = 0;
 
-		rc = tail_offset(r->fd, want, &start, &found);
+		rc = tail_offset(r->fd, end, want, &start, &found);
 		if (rc != 0)
 			return rc;
 		if (lseek(r->fd, start, SEEK_SET) == -1)
 			return -errno;
+		r->off = start;
 		if (found >= want) {
 			skip_all_old(r);
 			return 0;
@@ -368,48 +415,6 @@ static int parse_buffer(struct logreader *r, logreader_entry_cb *cb, void *arg)
 	return 0;
 }
 
-/* True when the log's name now belongs to another file than the open one. */
-static bool rotated(struct logreader *r)
-{
-	struct stat now;
-	struct stat open_st;
-
-	if (stat(r->path, &now) == -1 || fstat(r->fd, &open_st) == -1)
-		return false;
-	return now.st_ino != open_st.st_ino || now.st_dev != open_st.st_dev;
-}
-
-/* The open file was rotated away and read to its end: continue with the
- * files rotated after it, then the current one. */
-static void switch_after_rotation(struct logreader *r)
-{
-	char name[ROTATE_PATH_MAX];
-	struct stat now;
-	struct stat open_st;
-	unsigned k;
-
-	if (fstat(r->fd, &open_st) == -1)
-		open_st.st_ino = 0;
-	/* Where did the file we drained go?  If it is "<log>.k", the files
-	 * rotated after it are .k-1 ... .1: read those before the new
-	 * current one, so a burst of rotations loses nothing. */
-	for (k = 1; k <= LOGREADER_MAX_ROTATED; k++) {
-		if (rotate_name(name, sizeof(name), r->path, k, false) != 0 ||
-		    stat(name, &now) == -1)
-			break;
-		if (now.st_ino == open_st.st_ino &&
-		    now.st_dev == open_st.st_dev)
-			break;
-	}
-	if (k > LOGREADER_MAX_ROTATED || stat(name, &now) == -1 ||
-	    now.st_ino != open_st.st_ino)
-		k = 1; /* compressed or gone already: go on with the current */
-	close(r->fd);
-	r->fd = -1;
-	open_rotated(r, k);
-	r->starting = true;
-}
-
 /*
  * Read the next slice: from the rotated files in order, then the current
  * file.  Returns bytes read (into r->buf), 0 at the end of everything, or
@@ -440,36 +445,47 @@ static ssize_t read_some(struct logreader *r)
 		r->skipping = false;
 		r->skip_lines = 0;
 	}
-	if (r->fd == -1 && r->absent) {
-		/* The log appeared since we started, and may have rotated
-		 * already: every file of it is new, the rotated ones first. */
-		open_rotated(r, LOGREADER_MAX_ROTATED + 1);
-		if (r->n_old > 0 || access(r->path, F_OK) == 0)
-			r->absent = false;
-		if (r->n_old > 0)
-			return read_some(r);
-	}
 	if (r->fd == -1) {
-		r->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (!r->follow)
+			return 0; /* there was no current file at the start */
+		reopen(r, false);
+		if (r->next_old < r->n_old)
+			return read_some(r);
 		if (r->fd == -1)
-			return errno == ENOENT ? 0 : -errno;
+			return 0;
 	}
 	for (;;) {
-		n = read(r->fd, r->buf, READ_BYTES);
+		/* Read before the file: once the count has moved on from the
+		 * one this file belongs to, the writer will not write to it
+		 * again, and a read that meets its end has drained it. */
+		uint64_t seen = r->follow ? rotate_count(r->lock)
+					  : r->rotations;
+		size_t want = READ_BYTES;
+
+		if (!r->follow) {
+			if (r->off >= r->end)
+				return 0;
+			if (r->end - r->off < (off_t)want)
+				want = (size_t)(r->end - r->off);
+		}
+		n = read(r->fd, r->buf, want);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			return -errno;
-		if (n != 0 || !rotated(r))
+		if (n > 0) {
+			r->off += n;
 			return n;
-		/* The writer rotated.  It may have finished the file's last
-		 * line after our read saw the end: read once more, and go on
-		 * with the files that came after it only when nothing is
-		 * left. */
-		n = read(r->fd, r->buf, READ_BYTES);
-		if (n != 0)
-			return n < 0 ? -errno : n;
-		switch_after_rotation(r);
+		}
+		if (seen == r->rotations)
+			return 0;
+		/* Rotated away and drained: go on with the files rotated
+		 * after it, then the new current one. */
+		close(r->fd);
+		r->fd = -1;
+		r->line_len = 0; /* a torn last line is not glued to the next */
+		r->skipping = false;
+		reopen(r, true);
 		return read_some(r);
 	}
 }

@@ -18,11 +18,20 @@
 
 struct logreader;
 
+struct rotate_lock;
+
 struct logreader_params {
 	const char *path; /* the container's current json-file log */
+	/* Borrowed, must outlive the reader: the lock the log's writer
+	 * rotates under (rotate.h).  NULL when nothing rotates the log. */
+	struct rotate_lock *lock;
 	int64_t tail;	  /* -1 all, 0 none, N the last N entries */
 	int64_t since_ns; /* 0 = unset: skip entries older than this */
 	int64_t until_ns; /* 0 = unset: stop at the first entry newer */
+	/* Without follow, the read ends where the log ended when the reader
+	 * was opened, as json-file's does; with it, it goes on with whatever
+	 * is appended, across rotations. */
+	bool follow;
 };
 
 /* Called per entry, oldest first.  The entry's text is as stored: it ends
@@ -37,18 +46,20 @@ enum logreader_status {
 };
 
 /*
- * Start reading (this opens the file: call it where blocking IO is fine).
- * The file may not exist yet (nothing was logged): the reader then reads it
- * from the start once it appears.  Returns 0 and the reader in *out, or
- * -ENOMEM.
+ * Start reading (this opens the files: call it where blocking IO is fine).
+ * The files open are those of the log at this moment, taken together under
+ * the rotation lock.  The file may not exist yet (nothing was logged): a
+ * follower then reads it from the start once it appears.  Returns 0 and the
+ * reader in *out, or -ENOMEM.
  */
 int logreader_open(const struct logreader_params *p, struct logreader **out);
 
 void logreader_free(struct logreader *r);
 
 /*
- * Deliver entries to 'cb' until it asks to stop, the file's end is reached,
- * or an entry past Until is met.  Returns a logreader_status, or -errno for
+ * Deliver entries to 'cb' until it asks to stop, the log's end is reached
+ * (without follow: its end when the reader was opened), or an entry past
+ * Until is met.  Returns a logreader_status, or -errno for
  * a read error.  Lines that are not valid json-file lines are skipped and
  * counted.
  */

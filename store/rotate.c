@@ -199,3 +199,44 @@ out:
 	close(in);
 	return rc;
 }
+
+void rotate_lock_init(struct rotate_lock *l)
+{
+	pthread_rwlock_init(&l->rw, NULL);
+	atomic_init(&l->rotations, 0);
+}
+
+void rotate_lock_destroy(struct rotate_lock *l)
+{
+	pthread_rwlock_destroy(&l->rw);
+}
+
+void rotate_lock_rotating(struct rotate_lock *l)
+{
+	pthread_rwlock_wrlock(&l->rw);
+}
+
+void rotate_unlock_rotated(struct rotate_lock *l, bool rotated)
+{
+	/* Release: the writes to the file just rotated happen before it. */
+	if (rotated)
+		atomic_fetch_add_explicit(&l->rotations, 1,
+					  memory_order_release);
+	pthread_rwlock_unlock(&l->rw);
+}
+
+uint64_t rotate_lock_opening(struct rotate_lock *l)
+{
+	pthread_rwlock_rdlock(&l->rw);
+	return atomic_load_explicit(&l->rotations, memory_order_acquire);
+}
+
+void rotate_unlock_opened(struct rotate_lock *l)
+{
+	pthread_rwlock_unlock(&l->rw);
+}
+
+uint64_t rotate_count(struct rotate_lock *l)
+{
+	return atomic_load_explicit(&l->rotations, memory_order_acquire);
+}

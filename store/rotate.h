@@ -13,6 +13,8 @@
 #ifndef STORE_ROTATE_H
 #define STORE_ROTATE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,5 +52,42 @@ int rotate_shift(const char *base, unsigned max_files);
  * source is then kept).
  */
 int rotate_compress(const char *src, const char *last_time);
+
+/*
+ * How the writer and the readers of one log agree on its files, as
+ * json-file's fsopMu does.  The writer holds the lock exclusively while it
+ * renames or removes files for a rotation, and counts the rotations; a
+ * reader holds it shared while it opens the rotated files and the current
+ * one, so it never sees a chain with a rename half done.  A follower that
+ * holds the current file of rotation G and finds the count at G + k knows
+ * its file is now "<log>.k" (or ".k.gz", or gone) and that the files to read
+ * after it are ".k-1" ... ".1" and the new current one.
+ *
+ * Compression needs no lock: "<log>.1.gz" is complete before "<log>.1" is
+ * removed, so a reader trying the plain name and then the .gz one always
+ * finds one of them.
+ */
+struct rotate_lock {
+	pthread_rwlock_t rw;
+	_Atomic uint64_t rotations;
+};
+
+void rotate_lock_init(struct rotate_lock *l);
+void rotate_lock_destroy(struct rotate_lock *l);
+
+/* The writer: around the renames of one rotation.  'rotated': the current
+ * file was renamed or removed, so the count goes up by one (a rotation that
+ * failed before that leaves the current file where readers have it). */
+void rotate_lock_rotating(struct rotate_lock *l);
+void rotate_unlock_rotated(struct rotate_lock *l, bool rotated);
+
+/* A reader: around opening files.  Returns the rotations so far. */
+uint64_t rotate_lock_opening(struct rotate_lock *l);
+void rotate_unlock_opened(struct rotate_lock *l);
+
+/* The rotations so far, without the lock: a follower's cheap check.  Once it
+ * reads a count past the one its open file belongs to, every byte ever
+ * written to that file is there to read. */
+uint64_t rotate_count(struct rotate_lock *l);
 
 #endif

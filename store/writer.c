@@ -53,6 +53,7 @@ struct sink {
 	struct sink *dirty_next;   /* w->dirty */
 	struct sink_rotation rot;  /* see sink_set_rotation() */
 	bool compressing;	   /* a compression job runs for this sink */
+	struct rotate_lock rlock;  /* shared with readers: see rotate.h */
 
 	/* Writer thread only. */
 	struct buf out; /* the batch being written */
@@ -139,6 +140,7 @@ static void sink_free(struct sink *s)
 		close(s->fd);
 	buf_release(&s->pending);
 	buf_release(&s->out);
+	rotate_lock_destroy(&s->rlock);
 	free(s->dir);
 	free(s->path);
 	free(s);
@@ -322,16 +324,18 @@ static int rotate(struct writer *w, struct sink *s,
 		close(s->fd);
 		s->fd = -1;
 	}
+	rotate_lock_rotating(&s->rlock);
 	if (rot->max_files <= 1) {
 		if (unlink(s->path) == -1 && errno != ENOENT)
 			rc = -errno;
 	} else {
 		rc = rotate_shift(s->path, rot->max_files);
-		if (rc == 0 && rot->compress)
-			start_compression(w, s);
 	}
+	rotate_unlock_rotated(&s->rlock, rc == 0);
 	if (rc != 0)
 		return rc;
+	if (rot->max_files > 1 && rot->compress)
+		start_compression(w, s);
 	if (w->has_janitor) {
 		pthread_mutex_lock(&w->lock);
 		w->janitor_kick = true;
@@ -742,6 +746,7 @@ static struct sink *sink_new(struct writer *w, const char *id)
 		return NULL;
 	s->w = w;
 	s->fd = -1;
+	rotate_lock_init(&s->rlock);
 	memcpy(s->id, id, 64);
 	s->id[64] = '\0';
 	n = asprintf(&s->dir, "%s/%s", w->root, s->id);
@@ -888,6 +893,11 @@ bool sink_is_idle(const struct sink *s)
 
 	sink_get_progress(s, &p);
 	return p.done_bytes == p.appended_bytes;
+}
+
+struct rotate_lock *sink_rotate_lock(struct sink *s)
+{
+	return &s->rlock;
 }
 
 const char *sink_path(const struct sink *s)

@@ -39,6 +39,8 @@
 
 #include "store/entry.h"
 
+struct rotate_lock;
+
 /* The attrs of lines ratelog writes itself (drop and loss notices), so
  * tools can tell them from the container's own. */
 #define WRITER_NOTICE_ATTRS "{\"ratelog\":\"notice\"}"
@@ -149,5 +151,9 @@ bool sink_is_idle(const struct sink *s);
 
 /* The path of the sink's current log file (owned by the sink). */
 const char *sink_path(const struct sink *s);
+
+/* The lock its readers share with the writer's rotations (rotate.h); it
+ * lives as long as the sink, so a reader holds a reference meanwhile. */
+struct rotate_lock *sink_rotate_lock(struct sink *s);
 
 #endif

@@ -73,6 +73,28 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The count moves only for a rotation that happened: a reader holding the
+ * current file must not go looking for it among the rotated ones. */
+static void test_lock_count(void **state)
+{
+	struct rotate_lock l;
+
+	(void)state;
+	rotate_lock_init(&l);
+	assert_int_equal(rotate_count(&l), 0);
+	rotate_lock_rotating(&l);
+	rotate_unlock_rotated(&l, true);
+	assert_int_equal(rotate_count(&l), 1);
+	rotate_lock_rotating(&l);
+	rotate_unlock_rotated(&l, false);
+	assert_int_equal(rotate_lock_opening(&l), 1);
+	/* Readers share it. */
+	assert_int_equal(rotate_lock_opening(&l), 1);
+	rotate_unlock_opened(&l);
+	rotate_unlock_opened(&l);
+	rotate_lock_destroy(&l);
+}
+
 static void put(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -182,6 +204,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_name),
+		cmocka_unit_test(test_lock_count),
 		cmocka_unit_test_setup_teardown(test_shift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compress, setup, teardown),
 	};
