@@ -283,7 +283,7 @@ int app_new(const struct app_config *cfg, struct app **out)
 		     cfg->state_dir, strerror(-rc));
 	rc = server_listen(a->base, cfg->socket_path, REQUEST_BODY_MAX + 1024,
 			   cfg->idle_timeout_sec, handlers_dispatch, a,
-			   &a->http);
+			   &a->server);
 	if (rc != 0)
 		goto out;
 	*out = a;
@@ -315,8 +315,8 @@ int app_run(struct app *a)
 	rc = event_base_dispatch(a->base);
 	if (rc == -1)
 		return -EIO;
-	evhttp_free(a->http);
-	a->http = NULL;
+	server_free(a->server);
+	a->server = NULL;
 	readlogs_close_all(a);
 	drain_streams(a);
 	return 0;
@@ -328,8 +328,7 @@ void app_free(struct app *a)
 
 	if (a == NULL)
 		return;
-	if (a->http != NULL)
-		evhttp_free(a->http);
+	server_free(a->server);
 	if (a->base != NULL)
 		readlogs_close_all(a);
 	while ((as = a->streams) != NULL) {

@@ -20,7 +20,7 @@ struct event;
 struct node_budget;
 struct node_config;
 struct event_base;
-struct evhttp;
+struct server;
 struct readlogs;
 struct writer;
 
@@ -43,7 +43,7 @@ struct app_stream {
 struct app {
 	struct app_config cfg;		 /* strings borrowed from main() */
 	struct event_base *base;	 /* owned */
-	struct evhttp *http;		 /* owned */
+	struct server *server;		 /* owned */
 	struct writer *writer;		 /* owned */
 	struct node_budget *node_budget; /* owned, NULL: no node rate limit */
 	struct event *notify_ev;	 /* owned: the writer thread wakes us */

@@ -199,6 +199,7 @@ static void reader_end(struct readlogs *r)
 	unlink_reader(r->app, r);
 	if (r->req != NULL) {
 		evhttp_connection_set_closecb(r->conn, NULL, NULL);
+		server_conn_busy(r->app->server, r->conn, false);
 		evhttp_send_reply_end(r->req);
 	}
 	reader_free(r);
@@ -372,6 +373,8 @@ void readlogs_start(struct app *a, struct evhttp_request *req,
 	r->next = a->readers;
 	a->readers = r;
 	evhttp_send_reply_start(req, 200, "OK");
+	/* Never closed to make room for new connections while it streams. */
+	server_conn_busy(a->server, r->conn, true);
 	ask(r);
 	return;
 oom:

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <jansson.h>
@@ -17,6 +19,32 @@
 #include "common/diag.h"
 
 #define CONTENT_TYPE "application/vnd.docker.plugins.v1.2+json"
+
+/*
+ * One accepted connection.  evhttp owns it and tells nobody when it frees
+ * it, so a connection is known by its descriptor and the socket's inode: a
+ * descriptor that no longer names that inode was closed, and the entry is
+ * stale.  evhttp sets the descriptor only after the bufferevent is made, so
+ * a new entry holds a reference on its bufferevent until the loop comes
+ * round and reads it (learn_all()).
+ */
+struct conn {
+	struct bufferevent *bev; /* a reference, until fd is known */
+	int fd;
+	ino_t ino;
+	bool busy;
+};
+
+struct server {
+	struct event_base *base; /* borrowed */
+	struct evhttp *http;	 /* owned */
+	struct event *learn_ev;	 /* owned */
+	struct conn *conns;	 /* owned, oldest first */
+	size_t n_conns;
+	size_t cap_conns;
+	unsigned long evicted;
+	struct diag_limit evict_report;
+};
 
 static int bind_unix(const char *path)
 {
@@ -61,42 +89,206 @@ static int bind_unix(const char *path)
 	return fd;
 }
 
+static bool conn_alive(const struct conn *c)
+{
+	struct stat st;
+
+	if (c->bev != NULL)
+		return true; /* not handed its descriptor yet */
+	return fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_ino == c->ino;
+}
+
+/* Give back the reference taken on a new connection, once its descriptor
+ * is known; an entry whose descriptor cannot be read is dropped. */
+static void learn_all(struct server *srv)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < srv->n_conns; i++) {
+		struct conn *c = &srv->conns[i];
+
+		if (c->bev != NULL) {
+			struct stat st;
+
+			c->fd = bufferevent_getfd(c->bev);
+			bufferevent_decref(c->bev);
+			c->bev = NULL;
+			if (c->fd < 0 || fstat(c->fd, &st) == -1)
+				continue;
+			c->ino = st.st_ino;
+		}
+		srv->conns[k++] = *c;
+	}
+	srv->n_conns = k;
+}
+
+static void on_learn(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	learn_all(arg);
+}
+
+/* Forget closed connections; then, while too many are idle, close the
+ * oldest idle one. */
+static void make_room(struct server *srv)
+{
+	unsigned long evicted_before = srv->evicted;
+	size_t idle = 0;
+	size_t k = 0;
+
+	learn_all(srv);
+	for (size_t i = 0; i < srv->n_conns; i++) {
+		if (!conn_alive(&srv->conns[i]))
+			continue;
+		idle += !srv->conns[i].busy;
+		srv->conns[k++] = srv->conns[i];
+	}
+	srv->n_conns = k;
+	for (size_t i = 0; i < srv->n_conns && idle >= SERVER_MAX_IDLE_CONNS;) {
+		struct conn *c = &srv->conns[i];
+
+		if (c->busy) {
+			i++;
+			continue;
+		}
+		/* evhttp reads the end of the stream as the client hanging
+		 * up, and frees the connection (and closes the descriptor)
+		 * as it always does then. */
+		shutdown(c->fd, SHUT_RDWR);
+		srv->evicted++;
+		idle--;
+		memmove(c, c + 1, (srv->n_conns - i - 1) * sizeof(*c));
+		srv->n_conns--;
+	}
+	if (srv->evicted != evicted_before &&
+	    diag_limit_allow(&srv->evict_report, diag_now_mono(),
+			     60LL * 1000000000))
+		diag(DIAG_WARN,
+		     "more than %d API connections idle at once: closed the "
+		     "oldest (%lu so far); something is holding connections "
+		     "to the plugin socket",
+		     SERVER_MAX_IDLE_CONNS, srv->evicted);
+}
+
+/* evhttp asks for the bufferevent of each connection it accepts. */
+static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
+{
+	struct server *srv = arg;
+	struct bufferevent *bev;
+	struct conn *c;
+
+	make_room(srv);
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL;
+	if (srv->n_conns == srv->cap_conns) {
+		size_t cap = srv->cap_conns < 64 ? 64 : srv->cap_conns * 2;
+		struct conn *p = realloc(srv->conns, cap * sizeof(*p));
+
+		if (p == NULL)
+			return bev; /* served, just not counted */
+		srv->conns = p;
+		srv->cap_conns = cap;
+	}
+	c = &srv->conns[srv->n_conns++];
+	c->bev = bev;
+	c->fd = -1;
+	c->ino = 0;
+	c->busy = false;
+	bufferevent_incref(bev);
+	event_active(srv->learn_ev, EV_READ, 0);
+	return bev;
+}
+
+void server_conn_busy(struct server *srv, struct evhttp_connection *conn,
+		      bool busy)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	int fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+
+	learn_all(srv);
+	/* The newest entry with this descriptor that is still open. */
+	for (size_t i = srv->n_conns; i-- > 0;) {
+		struct conn *c = &srv->conns[i];
+
+		if (c->fd == fd && conn_alive(c)) {
+			c->busy = busy;
+			return;
+		}
+	}
+}
+
+unsigned long server_evicted(const struct server *srv)
+{
+	return srv->evicted;
+}
+
+void server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	learn_all(srv); /* gives back the references */
+	if (srv->http != NULL)
+		evhttp_free(srv->http);
+	if (srv->learn_ev != NULL)
+		event_free(srv->learn_ev);
+	free(srv->conns);
+	free(srv);
+}
+
 int server_listen(struct event_base *base, const char *path, size_t max_body,
 		  int idle_timeout_sec, server_request_cb *cb, void *arg,
-		  struct evhttp **out)
+		  struct server **out)
 {
 	struct evconnlistener *lev;
+	struct server *srv;
 	struct evhttp *http;
 	int fd;
 
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return -ENOMEM;
+	srv->base = base;
+	srv->learn_ev = event_new(base, -1, 0, on_learn, srv);
+	if (srv->learn_ev == NULL) {
+		free(srv);
+		return -ENOMEM;
+	}
 	fd = bind_unix(path);
-	if (fd < 0)
+	if (fd < 0) {
+		server_free(srv);
 		return fd;
+	}
 	http = evhttp_new(base);
 	if (http == NULL) {
 		close(fd);
+		server_free(srv);
 		return -ENOMEM;
 	}
+	srv->http = http;
 	lev = evconnlistener_new(base, NULL, NULL,
 				 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 				 -1, fd);
 	if (lev == NULL) {
 		close(fd);
-		evhttp_free(http);
+		server_free(srv);
 		return -ENOMEM;
 	}
 	if (evhttp_bind_listener(http, lev) == NULL) {
 		evconnlistener_free(lev);
-		evhttp_free(http);
+		server_free(srv);
 		return -ENOMEM;
 	}
+	evhttp_set_bevcb(http, on_new_conn, srv);
 	evhttp_set_max_body_size(http, (ev_ssize_t)max_body);
 	evhttp_set_max_headers_size(http, 64 * 1024);
 	evhttp_set_timeout(http, idle_timeout_sec);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
 	evhttp_set_default_content_type(http, CONTENT_TYPE);
 	evhttp_set_gencb(http, cb, arg);
-	*out = http;
+	*out = srv;
 	return 0;
 }
 
