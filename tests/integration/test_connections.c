@@ -108,6 +108,27 @@ static void test_slow_clients(void **state)
 	h_fifo_close(&f);
 }
 
+/* A container that logged one line, and a ReadLogs follower that got it. */
+static struct h_follow *follow_new_container(struct harness *h,
+					     struct h_fifo *f, char id[65],
+					     unsigned n)
+{
+	struct h_follow *fl;
+	char *err = NULL;
+
+	h_container_id(id, n);
+	assert_int_equal(h_fifo_new(h, f, "followed"), 0);
+	assert_int_equal(h_start_logging(h, f->path, id, NULL, &err), 200);
+	free(err);
+	assert_int_equal(h_write_line(f->fd, "stdout", h_now_real_ns(), "one"),
+			 0);
+	fl = h_follow_start(
+		h, h_read_request(id, H_ZERO_TIME, H_ZERO_TIME, -1, true));
+	assert_non_null(fl);
+	assert_int_equal(h_follow_wait_frames(fl, 1, H_WAIT_MS), 1);
+	return fl;
+}
+
 /* Has the plugin closed this connection?  (Without waiting.) */
 static bool closed_by_plugin(int fd)
 {
@@ -135,16 +156,7 @@ static void test_many_clients_bounded(void **state)
 	int base, during, closed_old = 0, closed_new = 0;
 	int64_t t0;
 
-	h_container_id(id, 44);
-	assert_int_equal(h_fifo_new(h, &f, "followed"), 0);
-	assert_int_equal(h_start_logging(h, f.path, id, NULL, &err), 200);
-	free(err);
-	assert_int_equal(h_write_line(f.fd, "stdout", h_now_real_ns(), "one"),
-			 0);
-	fl = h_follow_start(
-		h, h_read_request(id, H_ZERO_TIME, H_ZERO_TIME, -1, true));
-	assert_non_null(fl);
-	assert_int_equal(h_follow_wait_frames(fl, 1, H_WAIT_MS), 1);
+	fl = follow_new_container(h, &f, id, 44);
 	assert_int_equal(h_post(h, "/LogDriver.Capabilities", "", 0, &resp),
 			 200);
 	h_buf_release(&resp);
@@ -214,16 +226,7 @@ static void test_quiet_follow_stays(void **state)
 	struct h_fifo f;
 	char id[65], *err = NULL;
 
-	h_container_id(id, 43);
-	assert_int_equal(h_fifo_new(h, &f, "quiet"), 0);
-	assert_int_equal(h_start_logging(h, f.path, id, NULL, &err), 200);
-	free(err);
-	assert_int_equal(h_write_line(f.fd, "stdout", h_now_real_ns(), "one"),
-			 0);
-	fl = h_follow_start(
-		h, h_read_request(id, H_ZERO_TIME, H_ZERO_TIME, -1, true));
-	assert_non_null(fl);
-	assert_int_equal(h_follow_wait_frames(fl, 1, H_WAIT_MS), 1);
+	fl = follow_new_container(h, &f, id, 43);
 	h_sleep_ms(5000); /* more than twice the idle timeout */
 	assert_false(h_follow_wait_done(fl, 0));
 	assert_int_equal(h_write_line(f.fd, "stdout", h_now_real_ns(), "two"),
