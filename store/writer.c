@@ -523,9 +523,13 @@ lost:
 	return 0;
 }
 
+/* Sinks written between two wake-ups of the loop while more wait. */
+#define NOTIFY_EVERY 32
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
+	unsigned unnotified = 0;
 	struct sink *s;
 
 	pthread_mutex_lock(&w->lock);
@@ -533,6 +537,7 @@ static void *writer_main(void *arg)
 		struct sink_rotation rot;
 		struct buf tmp;
 		size_t done;
+		bool drained;
 		bool last;
 
 		while (w->dirty == NULL && w->jobs == NULL && !w->stopping)
@@ -577,13 +582,22 @@ static void *writer_main(void *arg)
 		last = s->refs == 0 && s->pending.len == 0 && !s->queued;
 		if (last)
 			unlink_sink(w, s);
+		drained = w->dirty == NULL;
 		pthread_mutex_unlock(&w->lock);
 
 		if (last) {
 			wait_compression(w, s);
 			sink_free(s);
 		}
-		w->notify(w->notify_arg);
+		/* Waking the loop costs it a turn: once the queue is empty,
+		 * and now and then while it is not (a loop waiting on one
+		 * sink does not wait for all), rather than after each sink,
+		 * which with many streams each writing a line now and then
+		 * was a wake-up per line. */
+		if (drained || ++unnotified >= NOTIFY_EVERY) {
+			w->notify(w->notify_arg);
+			unnotified = 0;
+		}
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);

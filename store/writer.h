@@ -48,7 +48,8 @@ struct rotate_lock;
 /* Pending bytes a sink may hold before sink_append() refuses entries. */
 #define WRITER_QUEUE_MAX_DEFAULT (4 * 1024 * 1024)
 
-/* Called on the writer thread after it wrote, failed, or closed a sink. */
+/* Called on the writer thread after it wrote, failed, or closed sinks: when
+ * it has nothing more to do, and every few sinks while it has. */
 typedef void writer_notify_cb(void *arg);
 
 struct writer;
