@@ -1,13 +1,19 @@
 #!/bin/sh
 # Ingest: N frames of L-byte lines pushed into a FIFO as fast as the plugin
-# takes them (no rate limit), until all are json-file lines on disk, beside
-# dd bs=1M writing the same number of bytes to the same filesystem in the
-# same run.  Prints lines/s, MB/s, the plugin's CPU per line, and the ratio
-# to dd (issue 7 wants >= 0.5).
+# takes them, until all are json-file lines on disk, beside dd bs=1M writing
+# the same number of bytes to the same filesystem.  No rate limit, and
+# rate-policy=block: a queue filled faster than the disk takes it slows the
+# writer of the FIFO down and loses nothing.
+#
+# Page-cache writes here swing by 2-5x from one second to the next (shared
+# machine, dirty-page throttling), so the two alternate for ROUNDS rounds
+# (default 5) and the ratio of the medians is what counts (issue 7 wants
+# >= 0.5).  Also prints lines/s and the plugin's CPU per line.
 #
 #   bench/ingest.sh BIN FLOOD DIR N L
 set -eu
 BIN=$1 FLOOD=$2 DIR=$3 N=$4 L=$5
+ROUNDS=${ROUNDS:-5}
 d=$DIR/ingest.$$
 rm -rf "$d"
 mkdir -p "$d/fifo" "$d/logs"
@@ -17,35 +23,95 @@ pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$d"' EXIT
 i=0
 while [ ! -S "$d/s.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-cid=$(printf '%064d' 0 | tr 0 e)
-fifo=$d/fifo/$cid
-mkfifo "$fifo"
-exec 9<>"$fifo"
-curl -sf --unix-socket "$d/s.sock" -o /dev/null \
-	-d "{\"File\":\"$fifo\",\"Info\":{\"ContainerID\":\"$cid\",\"Config\":{\"rate-limit\":\"0\",\"max-size\":\"100g\"}}}" \
-	http://plugin/LogDriver.StartLogging
-f=$d/logs/$cid/$cid-json.log
 ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
-c0=$(ticks)
-t0=$(date +%s%N)
-"$FLOOD" "$fifo" "$N" "$L"
-curl -sf --unix-socket "$d/s.sock" -o /dev/null -d "{\"File\":\"$fifo\"}" \
-	http://plugin/LogDriver.StopLogging
-exec 9>&-
-while [ "$(wc -l <"$f" 2>/dev/null || echo 0)" -lt "$N" ]; do sleep 0.01; done
-t1=$(date +%s%N)
-c1=$(ticks)
-bytes=$(stat -c %s "$f")
-rm -f "$f"
-sync
-mb=$((bytes / 1048576 + 1))
-d0=$(date +%s%N)
-dd if=/dev/zero of="$d/dd" bs=1M count=$mb 2>/dev/null
-d1=$(date +%s%N)
+api() {
+	curl -sf --unix-socket "$d/s.sock" -o /dev/null -d "$2" \
+		"http://plugin/LogDriver.$1"
+}
+size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# One round of the plugin: prints "ns bytes ticks".
+plugin_round() {
+	cid=$(printf '%064d' "$1" | tr 0 e)
+	fifo=$d/fifo/$cid
+	f=$d/logs/$cid/$cid-json.log
+	mkfifo "$fifo"
+	exec 9<>"$fifo"
+	api StartLogging "{\"File\":\"$fifo\",\"Info\":{\"ContainerID\":\"$cid\",\"Config\":{\"rate-limit\":\"0\",\"rate-policy\":\"block\",\"max-size\":\"100g\"}}}"
+	c0=$(ticks)
+	t0=$(date +%s%N)
+	"$FLOOD" "$fifo" "$N" "$L"
+	api StopLogging "{\"File\":\"$fifo\"}"
+	exec 9>&-
+	# Done when the file stops growing (looked at cheaply: counting the
+	# lines of a growing file would compete with the plugin for the
+	# page cache); then every line must be there.
+	i=0
+	last=-1
+	while :; do
+		now=$(size "$f")
+		[ "$now" -eq "$last" ] && [ "$now" -gt 0 ] && break
+		last=$now
+		i=$((i + 1))
+		if [ $i -gt 12000 ]; then
+			echo "ingest: the log still grows after 60 s" >&2
+			exit 1
+		fi
+		sleep 0.005
+	done
+	t1=$(date +%s%N)
+	c1=$(ticks)
+	lines=$(wc -l <"$f")
+	if [ "$lines" -ne "$N" ]; then
+		echo "ingest: $lines of $N lines arrived" >&2
+		exit 1
+	fi
+	echo "$((t1 - t0)) $(size "$f") $((c1 - c0))"
+	rm -f "$f" "$fifo"
+}
+
+# One round of dd, the same bytes: prints "ns bytes".
+dd_round() {
+	mb=$(($1 / 1048576 + 1))
+	t0=$(date +%s%N)
+	dd if=/dev/zero of="$d/dd" bs=1M count=$mb 2>/dev/null
+	t1=$(date +%s%N)
+	echo "$((t1 - t0)) $((mb * 1048576))"
+	rm -f "$d/dd"
+}
+
+: >"$d/plugin.txt"
+: >"$d/dd.txt"
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	p=$(plugin_round $r)
+	echo "$p" >>"$d/plugin.txt"
+	sync
+	dd_round "$(echo "$p" | cut -d' ' -f2)" >>"$d/dd.txt"
+	sync
+	r=$((r + 1))
+done
 hz=$(getconf CLK_TCK)
-awk -v n="$N" -v l="$L" -v b="$bytes" -v t="$((t1 - t0))" \
-	-v dt="$((d1 - d0))" -v mb="$mb" -v cpu="$((c1 - c0))" -v hz="$hz" 'BEGIN {
-	s = t / 1e9; ds = dt / 1e9
-	printf "ingest %d-byte lines: %d lines in %.2f s = %.0f lines/s, %.0f MB/s on disk, plugin CPU %.0f ns/line\n", l, n, s, n / s, b / s / 1e6, cpu / hz * 1e9 / n
-	printf "dd bs=1M, same filesystem: %.0f MB/s; ratio ratelog/dd = %.2f\n", mb * 1048576 / ds / 1e6, (b / s) / (mb * 1048576 / ds)
+# Per round: plugin MB/s, lines/s, ns CPU/line; dd MB/s.  Then medians.
+paste -d' ' "$d/plugin.txt" "$d/dd.txt" | awk -v n="$N" -v l="$L" \
+	-v hz="$hz" -v rounds="$ROUNDS" '
+function median(a, k,    i, j, t) {
+	for (i = 1; i <= k; i++)
+		for (j = i + 1; j <= k; j++)
+			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+{
+	k++
+	pm[k] = $2 / ($1 / 1e9) / 1e6
+	ls[k] = n / ($1 / 1e9)
+	cpu[k] = $3 / hz * 1e9 / n
+	dm[k] = $5 / ($4 / 1e9) / 1e6
+	rs[k] = pm[k] / dm[k]
+	printf "  round %d: ratelog %.0f MB/s (%.0f lines/s, %.0f ns CPU/line), dd %.0f MB/s, ratio %.2f\n", k, pm[k], ls[k], cpu[k], dm[k], rs[k]
+}
+END {
+	p = median(pm, k); d = median(dm, k)
+	printf "ingest %d-byte lines, median of %d rounds: %.0f lines/s, %.0f MB/s of json-file, plugin CPU %.0f ns/line\n", l, k, median(ls, k), p, median(cpu, k)
+	printf "dd bs=1M, same filesystem, median: %.0f MB/s; ratio of medians ratelog/dd = %.2f (target >= 0.5)\n", d, p / d
 }'

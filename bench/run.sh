@@ -12,6 +12,9 @@ libs=$(pkg-config --libs libevent libevent_pthreads jansson libprotobuf-c zlib)
 cc -std=c11 -D_GNU_SOURCE -O2 -I. -I"$B/gen" -o "$out/bench_paths" \
 	bench/bench_paths.c "$B/libratelog.a" $libs -lpthread
 cc -std=c11 -D_GNU_SOURCE -O2 -o "$out/fifo_flood" bench/fifo_flood.c
+cc -std=c11 -D_GNU_SOURCE -O2 -I. -I"$B/gen" -o "$out/streams" \
+	bench/streams.c "$B/libratelog.a" $libs $(pkg-config --libs libcurl) \
+	-lpthread
 dir=${BENCH_DIR:-/tmp}
 echo "== CPU per line: drop path vs write path"
 "$out/bench_paths" "$dir"
@@ -20,3 +23,5 @@ sh bench/ingest.sh "$B/ratelog" "$out/fifo_flood" "$dir" 2000000 100
 sh bench/ingest.sh "$B/ratelog" "$out/fifo_flood" "$dir" 40000 16384
 echo "== ReadLogs on a 1 GB log vs cat"
 sh bench/readlogs.sh "$B/ratelog" "$out/fifo_flood" "$dir" 1000
+echo "== many streams: memory, idle cost, latency, CPU per line by stream count"
+RATELOG_BIN="$B/ratelog" TMPDIR="$dir" "$out/streams"

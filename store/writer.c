@@ -576,9 +576,12 @@ static void *writer_main(void *arg)
 			s->prog.lost_lines += count_lines(s->out.data + done,
 							  s->out.len - done);
 		}
-		s->out.len = 0;
-		if (s->out.cap > KEEP_CAPACITY)
+		/* A sink writing large batches keeps its buffer: freeing and
+		 * faulting in megabytes per batch cost more than the copy.
+		 * One whose batches shrank gives the memory back. */
+		if (s->out.cap > KEEP_CAPACITY && s->out.len < s->out.cap / 4)
 			buf_release(&s->out);
+		s->out.len = 0;
 		last = s->refs == 0 && s->pending.len == 0 && !s->queued;
 		if (last)
 			unlink_sink(w, s);
