@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -18,8 +19,8 @@
 
 /* What we ask the kernel to hold for a FIFO (design.md). */
 #define PIPE_SIZE (1024 * 1024)
-/* After a short read, wait this long before reading again. */
-#define COALESCE_USEC 2000
+/* After a loop turn of short reads, wait this long before reading again. */
+#define COALESCE_NS (2 * 1000000)
 /*
  * Under the block policy a read takes at most this much: what a pause
  * keeps stays small, and so does the memory of a stream held back.
@@ -41,14 +42,14 @@ struct stream {
 	struct sink *sink;	     /* owned reference */
 	struct frame_decoder *dec;   /* owned */
 	struct stream_readbuf *rbuf; /* borrowed */
-	struct event *read_ev;	     /* owned */
-	struct event *delay_ev;	     /* owned */
+	struct event *read_ev;	     /* owned, persistent */
 	struct event *wait_ev;	     /* owned: block policy, tokens return */
 	struct event *notice_ev;     /* owned: a pending drop notice is due */
 	struct limiter *lim;	     /* owned, NULL without a rate limit */
 	int64_t now_ns;		     /* monotonic time of the current read */
 	int64_t wait_ns;	     /* the limiter asked to wait this long */
 	bool head_admitted; /* the kept entry passed the limiter already */
+	bool writer_wait;   /* paused until the writer has room */
 	bool reattached;    /* opened by a restarted plugin: report the skip */
 	bool block;
 	bool stopping; /* StopLogging came */
@@ -160,6 +161,18 @@ static void report_bad_frames(struct stream *s)
 	     (unsigned long long)fs->skipped_bytes);
 }
 
+/* Counted loop-wide, so the loop looks for such streams only when one is. */
+static void set_writer_wait(struct stream *s, bool on)
+{
+	if (s->writer_wait == on)
+		return;
+	s->writer_wait = on;
+	if (on)
+		s->rbuf->writer_waits++;
+	else
+		s->rbuf->writer_waits--;
+}
+
 /* Whatever happens, the end callback is the last thing a stream does. */
 static void finish(struct stream *s)
 {
@@ -177,7 +190,7 @@ static void finish(struct stream *s)
 	if (s->lim != NULL)
 		write_notice(s, diag_now_mono());
 	event_del(s->read_ev);
-	event_del(s->delay_ev);
+	set_writer_wait(s, false);
 	event_del(s->wait_ev);
 	event_del(s->notice_ev);
 	s->ended = true;
@@ -207,9 +220,15 @@ static void arm_after(struct event *ev, int64_t ns)
  */
 static void after_batch(struct stream *s, int rc)
 {
-	if (rc == FRAME_PAUSE && s->wait_ns > 0)
-		arm_after(s->wait_ev,
-			  s->wait_ns < WAIT_MIN_NS ? WAIT_MIN_NS : s->wait_ns);
+	if (rc == FRAME_PAUSE) {
+		event_del(s->read_ev); /* until resume() */
+		if (s->wait_ns > 0)
+			arm_after(s->wait_ev, s->wait_ns < WAIT_MIN_NS
+						      ? WAIT_MIN_NS
+						      : s->wait_ns);
+		else
+			set_writer_wait(s, true);
+	}
 	if (s->lim != NULL) {
 		int64_t deadline = limiter_next_deadline(s->lim);
 
@@ -234,7 +253,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
-				break; /* nothing more now: wait for readable */
+				return; /* nothing more now: wait for readable */
 			diag(DIAG_ERROR, "container %.12s: reading %s: %s",
 			     s->container_id, s->path, strerror(errno));
 			s->eof = true;
@@ -254,22 +273,24 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (rc == FRAME_PAUSE)
 			return; /* resume() starts reading again */
 		if ((size_t)n < want) {
-			/* A short read: the writer is trickling.  Let it fill
-			 * the pipe for a moment instead of waking per line. */
-			struct timeval tv = {0, COALESCE_USEC};
-
-			evtimer_add(s->delay_ev, &tv);
+			/* A short read: the writer is trickling (the loop
+			 * lets it fill the pipe for a moment). */
+			s->rbuf->trickled = true;
 			return;
 		}
 	}
-	arm_read(s);
+	s->rbuf->flooded = true; /* more waits: read again next turn */
 }
 
-static void on_delay(evutil_socket_t fd, short what, void *arg)
+void stream_pace(struct stream_readbuf *rb)
 {
-	(void)fd;
-	(void)what;
-	arm_read(arg);
+	struct timespec ts = {0, COALESCE_NS};
+
+	if (rb->trickled && !rb->flooded)
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	rb->trickled = false;
+	rb->flooded = false;
 }
 
 /* Deliver what a pause kept; when all of it went, read again. */
@@ -279,6 +300,7 @@ static void resume(struct stream *s)
 
 	if (s->ended || !frame_decoder_is_paused(s->dec))
 		return;
+	set_writer_wait(s, false);
 	s->now_ns = diag_now_mono();
 	rc = frame_decoder_resume(s->dec, on_entry, s);
 	after_batch(s, rc);
@@ -410,12 +432,11 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 	if (rc < 0)
 		goto out;
 	s->fd = rc;
-	s->read_ev = event_new(base, s->fd, EV_READ, on_readable, s);
-	s->delay_ev = evtimer_new(base, on_delay, s);
+	s->read_ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable,
+			       s);
 	s->wait_ev = evtimer_new(base, on_wait, s);
 	s->notice_ev = evtimer_new(base, on_notice, s);
-	if (s->read_ev == NULL || s->delay_ev == NULL || s->wait_ev == NULL ||
-	    s->notice_ev == NULL) {
+	if (s->read_ev == NULL || s->wait_ev == NULL || s->notice_ev == NULL) {
 		rc = -ENOMEM;
 		snprintf(err, err_len, "StartLogging: out of memory");
 		goto out;
@@ -462,8 +483,7 @@ void stream_free(struct stream *s)
 		return;
 	if (s->read_ev != NULL)
 		event_free(s->read_ev);
-	if (s->delay_ev != NULL)
-		event_free(s->delay_ev);
+	set_writer_wait(s, false);
 	if (s->wait_ev != NULL)
 		event_free(s->wait_ev);
 	if (s->notice_ev != NULL)

@@ -6,10 +6,13 @@
  *
  * Reading follows design.md, "Reading a FIFO cheaply": the pipe is grown to
  * 1 MiB, reads go into one large buffer shared by every stream, every whole
- * frame in it is decoded, and after a short read the stream waits a couple of
- * milliseconds before it looks again, so a trickle of small writes costs one
- * wake-up per batch instead of one per line.  An idle stream has no timer and
- * no buffer.
+ * frame in it is decoded, and when a loop turn's reads were all short the
+ * loop waits a couple of milliseconds before it looks again
+ * (stream_pace()), so a trickle of small writes costs one wake-up per batch
+ * instead of one per line.  The pause is the loop's, not each stream's: a
+ * thousand streams writing a line now and then are read in one turn per
+ * pause, with no timer or event change per stream.  An idle stream has no
+ * timer and no buffer.
  *
  * Each entry is offered to the stream's rate limiter first (when it has
  * one): over the limit it is dropped and counted, or, under the block
@@ -50,11 +53,22 @@ struct stream_stats {
 	uint64_t skipped_bytes; /* bytes skipped while resynchronising */
 };
 
-/* Shared read buffer for every stream of one loop. */
+/* Shared by every stream of one loop: the read buffer, and what the reads
+ * of the current loop turn saw (for stream_pace()). */
 struct stream_readbuf {
 	uint8_t *data; /* owned by whoever set it up */
 	size_t len;
+	bool trickled; /* a read found less than it asked for */
+	bool flooded;  /* a stream had more than a wake-up's reads */
+	unsigned writer_waits; /* streams paused until the writer has room */
 };
+
+/*
+ * Call after each turn of the loop: when the turn's reads found only a
+ * trickle, sleep a couple of milliseconds so the next turn finds whole
+ * batches (never when a stream had more to read than it took).
+ */
+void stream_pace(struct stream_readbuf *rb);
 
 struct stream_params {
 	const char *path;	      /* the FIFO, already syntax-checked */
@@ -86,7 +100,8 @@ void stream_mark_stopping(struct stream *s);
 
 /*
  * The sink has room again: a paused stream delivers what it kept and starts
- * reading again.  Cheap for a stream that is not paused.
+ * reading again.  Cheap for a stream that is not paused; and when the
+ * readbuf's writer_waits is 0, no stream is waiting for this.
  */
 void stream_kick(struct stream *s);
 
