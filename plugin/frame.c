@@ -111,13 +111,11 @@ static uint32_t get_be32(const uint8_t *p)
  * the carry and the data are made contiguous in the carry, after dropping
  * what lies before c->pos so the carry holds no more than it must.
  */
-static const uint8_t *cursor_at(struct frame_decoder *d, struct cursor *c,
-				size_t k)
+static const uint8_t *cursor_join(struct frame_decoder *d, struct cursor *c,
+				  size_t k)
 {
 	size_t have, more;
 
-	if (c->pos >= c->orig)
-		return c->data + (c->pos - c->orig);
 	if (c->pos + k <= d->carry_len)
 		return d->carry + c->pos;
 	if (c->pos > 0) {
@@ -134,6 +132,15 @@ static const uint8_t *cursor_at(struct frame_decoder *d, struct cursor *c,
 	memcpy(d->carry + d->carry_len, c->data + have, more);
 	d->carry_len = k;
 	return d->carry;
+}
+
+/* Most frames lie wholly in the data: that case is inline, once per frame. */
+static inline const uint8_t *cursor_at(struct frame_decoder *d,
+				       struct cursor *c, size_t k)
+{
+	if (c->pos >= c->orig)
+		return c->data + (c->pos - c->orig);
+	return cursor_join(d, c, k);
 }
 
 /* Gives back most of a carry that a pause made large; failing is harmless. */

@@ -743,6 +743,56 @@ static void test_long_varints_accepted(void **state)
 	assert_int_equal(d.source[0], 'y');
 }
 
+/*
+ * Varints of every length, 1 to 11 bytes, with random payload bits (and so
+ * non-minimal forms and tenth bytes above 1), against a byte-by-byte
+ * reference; placed where the decoder reads them eight bytes at a time and
+ * where it must go byte by byte, in dockerd's field order and out of it.
+ */
+static void test_varints_every_length(void **state)
+{
+	int round, k, i, layout;
+
+	(void)state;
+	for (round = 0; round < 2000; round++) {
+		for (k = 1; k <= 11; k++) {
+			uint8_t v[11];
+			uint64_t want = 0;
+			struct mb m;
+			struct log_entry d;
+			int rc;
+
+			for (i = 0; i < k; i++) {
+				v[i] = (uint8_t)rnd();
+				v[i] = (uint8_t)(i + 1 < k ? v[i] | 0x80
+							   : v[i] & 0x7f);
+				if (i < 10)
+					want |= (uint64_t)(v[i] & 0x7f)
+						<< (7 * i);
+			}
+			layout = round % 3;
+			m.n = 0;
+			m.nbounds = 0;
+			if (layout == 2)
+				mb_len(&m, 3, "ab", 2);
+			mb_tag(&m, 2, 0);
+			mb_raw(&m, v, (size_t)k);
+			if (layout == 1)
+				mb_len(&m, 3, "ab", 2);
+			rc = decode_exact(m.b, m.n, &d);
+			assert_int_equal(logentry_check_prefix(held, m.n, m.n),
+					 rc);
+			if (k > 10) {
+				assert_int_equal(rc, -EBADMSG);
+				continue;
+			}
+			assert_int_equal(rc, 0);
+			assert_true((uint64_t)d.time_nano == want);
+			assert_int_equal(d.line_len, layout != 0 ? 2 : 0);
+		}
+	}
+}
+
 static void test_check_prefix(void **state)
 {
 	static const uint8_t start[] = {0x0a, 0x06, 's', 't'};
@@ -849,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_every_byte),
 		cmocka_unit_test(test_malformed_rejected),
 		cmocka_unit_test(test_long_varints_accepted),
+		cmocka_unit_test(test_varints_every_length),
 		cmocka_unit_test(test_check_prefix),
 		cmocka_unit_test(test_mutations_agree),
 	};
