@@ -267,8 +267,38 @@ static void count_drop(struct limiter *l, const struct log_entry *e, bool line,
 	l->ep_refused |= refused;
 }
 
-enum limiter_verdict limiter_offer(struct limiter *l, const struct log_entry *e,
-				   int64_t now_ns, int64_t *wait_ns)
+/* What an entry costs the bytes bucket. */
+static inline uint64_t entry_cost(const struct limiter *l,
+				  const struct log_entry *e)
+{
+	uint64_t n = (uint64_t)e->line_len;
+
+	return n > UINT64_MAX - l->overhead ? UINT64_MAX : n + l->overhead;
+}
+
+/* A line was admitted whole, or by its first chunk. */
+static inline void count_line_admit(struct limiter *l,
+				    const struct log_entry *e, int64_t now_ns)
+{
+	l->stats.admitted_bytes += e->line_len;
+	l->stats.admitted_lines++;
+	/*
+	 * At the limit, admits and drops alternate line by line; only a pass
+	 * after the drops stopped ends the episode, or there would be a
+	 * notice per line.
+	 */
+	if (l->ep_drops != 0 &&
+	    now_ns - l->last_drop_ns >= LIMITER_NOTICE_SETTLE_NS)
+		l->ep_passed = true;
+}
+
+/*
+ * Every case but the one limiter_offer() decides itself.  Kept out of
+ * line so that the common case does not pay for its stack frame.
+ */
+static __attribute__((noinline)) enum limiter_verdict
+offer_any(struct limiter *l, const struct log_entry *e, int64_t now_ns,
+	  int64_t *wait_ns)
 {
 	enum limiter_verdict v;
 	struct group *g;
@@ -276,17 +306,13 @@ enum limiter_verdict limiter_offer(struct limiter *l, const struct log_entry *e,
 	bool cont, line;
 	uint64_t n;
 
-	if (wait_ns != NULL)
-		*wait_ns = 0;
-	/* Whole lines with no partial line open, the common case, skip this. */
 	g = NULL;
 	cont = false;
 	if (e->partial || l->groups[0].open || l->groups[1].open) {
 		g = group_of(l, e);
 		cont = continues(g, e);
 	}
-	n = (uint64_t)e->line_len;
-	n = n > UINT64_MAX - l->overhead ? UINT64_MAX : n + l->overhead;
+	n = entry_cost(l, e);
 	if (l->policy == LIMITER_POLICY_BLOCK) {
 		int64_t w = 0;
 
@@ -303,19 +329,10 @@ enum limiter_verdict limiter_offer(struct limiter *l, const struct log_entry *e,
 		v = offer_drop(l, n, now_ns, &refused);
 	}
 	if (v == LIMITER_ADMIT) {
-		l->stats.admitted_bytes += e->line_len;
-		if (!cont) {
-			l->stats.admitted_lines++;
-			/*
-			 * At the limit, admits and drops alternate line by
-			 * line; only a pass after the drops stopped ends the
-			 * episode, or there would be a notice per line.
-			 */
-			if (l->ep_drops != 0 &&
-			    now_ns - l->last_drop_ns >=
-				    LIMITER_NOTICE_SETTLE_NS)
-				l->ep_passed = true;
-		}
+		if (cont)
+			l->stats.admitted_bytes += e->line_len;
+		else
+			count_line_admit(l, e, now_ns);
 		if (g != NULL)
 			group_update(g, e, cont, true, 0);
 		return v;
@@ -336,6 +353,31 @@ enum limiter_verdict limiter_offer(struct limiter *l, const struct log_entry *e,
 	if (g != NULL)
 		group_update(g, e, cont, false, refused);
 	return v;
+}
+
+enum limiter_verdict limiter_offer(struct limiter *l, const struct log_entry *e,
+				   int64_t now_ns, int64_t *wait_ns)
+{
+	uint64_t n;
+
+	if (wait_ns != NULL)
+		*wait_ns = 0;
+	/*
+	 * The common case, a whole line with no partial line open, the drop
+	 * policy and only a bytes bucket, is decided here, with nothing of
+	 * the rest on its way: a flood being dropped comes through here once
+	 * per line.
+	 */
+	if (!l->simple || l->policy != LIMITER_POLICY_DROP || e->partial ||
+	    l->groups[0].open || l->groups[1].open)
+		return offer_any(l, e, now_ns, wait_ns);
+	n = entry_cost(l, e);
+	if (tokenbucket_take(&l->bytes, now_ns, n)) {
+		count_line_admit(l, e, now_ns);
+		return LIMITER_ADMIT;
+	}
+	count_drop(l, e, true, REFUSED_BYTES, now_ns);
+	return LIMITER_DROP;
 }
 
 bool limiter_notice_due(const struct limiter *l, int64_t now_ns)

@@ -110,7 +110,7 @@ uint64_t tokenbucket_burst(const struct tokenbucket *tb)
 	return (uint64_t)tb->burst;
 }
 
-static void refill(struct tokenbucket *tb, int64_t now_ns)
+void tokenbucket_refill(struct tokenbucket *tb, int64_t now_ns)
 {
 	uint64_t gain;
 
@@ -134,53 +134,14 @@ static void refill(struct tokenbucket *tb, int64_t now_ns)
 	}
 }
 
-/* The tokens a take of n needs on hand: n, or a full bucket when n > burst. */
-static int64_t need_for(const struct tokenbucket *tb, uint64_t n)
-{
-	return n >= (uint64_t)tb->burst ? tb->burst : (int64_t)n;
-}
-
-/* n capped so that tokens - n stays above INT64_MIN. */
-static int64_t cost(uint64_t n)
-{
-	return n > TOKENBUCKET_BURST_MAX ? (int64_t)TOKENBUCKET_BURST_MAX
-					 : (int64_t)n;
-}
-
-static void debit(struct tokenbucket *tb, uint64_t n)
-{
-	tb->tokens -= cost(n);
-	if (tb->tokens < -(int64_t)TOKENBUCKET_BURST_MAX)
-		tb->tokens = -(int64_t)TOKENBUCKET_BURST_MAX;
-}
-
-bool tokenbucket_take(struct tokenbucket *tb, int64_t now_ns, uint64_t n)
-{
-	if (tb->rate == 0)
-		return true;
-	refill(tb, now_ns);
-	if (tb->tokens < need_for(tb, n))
-		return false;
-	debit(tb, n);
-	return true;
-}
-
-bool tokenbucket_can_take(struct tokenbucket *tb, int64_t now_ns, uint64_t n)
-{
-	if (tb->rate == 0)
-		return true;
-	refill(tb, now_ns);
-	return tb->tokens >= need_for(tb, n);
-}
-
 int64_t tokenbucket_wait_ns(struct tokenbucket *tb, int64_t now_ns, uint64_t n)
 {
 	int64_t need;
 
 	if (tb->rate == 0)
 		return 0;
-	refill(tb, now_ns);
-	need = need_for(tb, n);
+	tokenbucket_refill(tb, now_ns);
+	need = tokenbucket_need(tb, n);
 	if (tb->tokens >= need)
 		return 0;
 	return tokenbucket_gain_ns(tb->rate, tb->frac,
@@ -191,10 +152,10 @@ bool tokenbucket_overdraw(struct tokenbucket *tb, int64_t now_ns, uint64_t n)
 {
 	if (tb->rate == 0)
 		return true;
-	refill(tb, now_ns);
-	if (tb->tokens + tb->burst < cost(n))
+	tokenbucket_refill(tb, now_ns);
+	if (tb->tokens + tb->burst < tokenbucket_cost(n))
 		return false;
-	debit(tb, n);
+	tokenbucket_debit(tb, n);
 	return true;
 }
 
@@ -203,14 +164,14 @@ bool tokenbucket_can_overdraw(struct tokenbucket *tb, int64_t now_ns,
 {
 	if (tb->rate == 0)
 		return true;
-	refill(tb, now_ns);
-	return tb->tokens + tb->burst >= cost(n);
+	tokenbucket_refill(tb, now_ns);
+	return tb->tokens + tb->burst >= tokenbucket_cost(n);
 }
 
 int64_t tokenbucket_tokens(struct tokenbucket *tb, int64_t now_ns)
 {
 	if (tb->rate == 0)
 		return INT64_MAX;
-	refill(tb, now_ns);
+	tokenbucket_refill(tb, now_ns);
 	return tb->tokens;
 }

@@ -59,14 +59,63 @@ int tokenbucket_init(struct tokenbucket *tb, uint64_t rate, uint64_t burst,
 bool tokenbucket_is_unlimited(const struct tokenbucket *tb);
 
 /*
+ * Refill to 'now_ns' (a no-op unless the clock moved past the last refill).
+ * Every call below refills first; this is the part they share out of line.
+ * tokenbucket_need(), _cost() and _debit() are helpers of the inline
+ * functions, not for callers.
+ */
+void tokenbucket_refill(struct tokenbucket *tb, int64_t now_ns);
+
+/* The tokens a take of n needs on hand: n, or a full bucket when n > burst. */
+static inline int64_t tokenbucket_need(const struct tokenbucket *tb, uint64_t n)
+{
+	return n >= (uint64_t)tb->burst ? tb->burst : (int64_t)n;
+}
+
+/* n capped so that tokens - n stays above INT64_MIN. */
+static inline int64_t tokenbucket_cost(uint64_t n)
+{
+	return n > TOKENBUCKET_BURST_MAX ? (int64_t)TOKENBUCKET_BURST_MAX
+					 : (int64_t)n;
+}
+
+static inline void tokenbucket_debit(struct tokenbucket *tb, uint64_t n)
+{
+	tb->tokens -= tokenbucket_cost(n);
+	if (tb->tokens < -(int64_t)TOKENBUCKET_BURST_MAX)
+		tb->tokens = -(int64_t)TOKENBUCKET_BURST_MAX;
+}
+
+/*
  * Refill to 'now_ns', then take n tokens if the bucket holds them or is full
  * (a request larger than the burst then leaves a debt).  Returns whether it
- * took them; on false nothing changed but the refill.
+ * took them; on false nothing changed but the refill.  Inline because the
+ * limiter asks once per line, and the lines of one read share a timestamp,
+ * so most calls are a comparison and a subtraction.
  */
-bool tokenbucket_take(struct tokenbucket *tb, int64_t now_ns, uint64_t n);
+static inline bool tokenbucket_take(struct tokenbucket *tb, int64_t now_ns,
+				    uint64_t n)
+{
+	if (tb->rate == 0)
+		return true;
+	if (now_ns > tb->last_ns)
+		tokenbucket_refill(tb, now_ns);
+	if (tb->tokens < tokenbucket_need(tb, n))
+		return false;
+	tokenbucket_debit(tb, n);
+	return true;
+}
 
 /* Whether tokenbucket_take(tb, now_ns, n) would succeed; takes nothing. */
-bool tokenbucket_can_take(struct tokenbucket *tb, int64_t now_ns, uint64_t n);
+static inline bool tokenbucket_can_take(struct tokenbucket *tb, int64_t now_ns,
+					uint64_t n)
+{
+	if (tb->rate == 0)
+		return true;
+	if (now_ns > tb->last_ns)
+		tokenbucket_refill(tb, now_ns);
+	return tb->tokens >= tokenbucket_need(tb, n);
+}
 
 /*
  * Nanoseconds from 'now_ns' until tokenbucket_take(tb, ., n) succeeds if

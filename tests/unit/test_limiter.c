@@ -750,6 +750,78 @@ static void test_with_node_budget(void **state)
 	node_budget_free(nb);
 }
 
+/*
+ * limiter_offer() decides whole lines of a limiter with only a bytes
+ * bucket by itself and hands everything else to the general code.  A
+ * limiter that also has a lines bucket too large ever to refuse takes the
+ * general path for every line and must behave the same: random lines,
+ * chunks on both sources and clock steps (many of them 0, as the lines of
+ * one read share a timestamp), with the same verdicts, stats, notice
+ * times and notice texts.
+ */
+static void test_fast_path_matches_general(void **state)
+{
+	struct limiter_config cfg = {
+		.rate_bytes = 20000,
+		.burst_bytes = 5000,
+		.entry_overhead = 1,
+		.notice = true,
+	};
+	uint64_t rng = 0x243f6a8885a308d3u;
+	int64_t t = 0;
+	struct limiter *fast, *gen;
+	int i;
+
+	(void)state;
+	fast = limiter_new(&cfg, NULL, 0);
+	cfg.rate_lines = 1000000000000u;
+	cfg.burst_lines = 1000000000000u;
+	gen = limiter_new(&cfg, NULL, 0);
+	assert_non_null(fast);
+	assert_non_null(gen);
+	for (i = 0; i < 200000; i++) {
+		struct limiter_stats a, b;
+		char ta[LIMITER_NOTICE_MAX], tb[LIMITER_NOTICE_MAX];
+		struct log_entry e;
+		uint64_t r;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		r = rng;
+		if (r % 4 == 0)
+			t += (int64_t)(r >> 8) % (20 * MS);
+		else if (r % 64 == 1)
+			t += (int64_t)(r >> 8) % (7 * NS);
+		if (r % 16 == 2)
+			e = chunk(r & 0x100 ? "stderr" : "stdout",
+				  r & 0x200 ? id_a : id_b,
+				  (int32_t)(r >> 10) % 4 + 1,
+				  (r >> 12) % 3 == 0, (size_t)(r >> 20) % 9000);
+		else
+			e = line_on(r & 0x100 ? "stderr" : "stdout",
+				    (size_t)(r >> 20) %
+					    (r & 0x400 ? 9000 : 300));
+		assert_int_equal(offer(fast, e, t), offer(gen, e, t));
+		assert_int_equal(limiter_notice_due(fast, t),
+				 limiter_notice_due(gen, t));
+		assert_true(limiter_next_deadline(fast) ==
+			    limiter_next_deadline(gen));
+		limiter_get_stats(fast, &a);
+		limiter_get_stats(gen, &b);
+		assert_memory_equal(&a, &b, sizeof(a));
+		if (limiter_notice_due(fast, t) || r % 997 == 3) {
+			limiter_notice_take(fast, t, ta, sizeof(ta));
+			limiter_notice_take(gen, t, tb, sizeof(tb));
+			assert_string_equal(ta, tb);
+		}
+	}
+	assert_true(stats(fast).dropped_lines > 1000);
+	assert_true(stats(fast).admitted_lines > 1000);
+	limiter_free(fast);
+	limiter_free(gen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -775,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_notice_every_5s_while_dropping),
 		cmocka_unit_test(test_notice_disabled),
 		cmocka_unit_test(test_with_node_budget),
+		cmocka_unit_test(test_fast_path_matches_general),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
