@@ -270,6 +270,42 @@ static bool may_complete(struct frame_decoder *d, struct cursor *c, size_t len,
 	return true;
 }
 
+/*
+ * Delivers the whole frames that lie in the data from c->pos on, outside a
+ * resync: the bulk of a busy stream, in a loop with nothing else in it.
+ * Stops at the first frame that is anything else (cut by the end of the
+ * data, over the size limit, or not a LogEntry), which the general steps
+ * of run() then look at afresh.  Returns FRAME_PAUSE when 'cb' paused, with
+ * c->pos at the frame it kept, else 0.
+ */
+static inline int deliver_whole(struct frame_decoder *d, struct cursor *c,
+				frame_entry_cb *cb, void *arg)
+{
+	const uint8_t *p = c->data + (c->pos - c->orig);
+	const uint8_t *end = c->data + (c->total - c->orig);
+	uint64_t frames = 0;
+	int rc = 0;
+
+	while (end - p >= HEADER_BYTES) {
+		struct log_entry e;
+		size_t len = get_be32(p);
+
+		if (len > d->max_frame ||
+		    len > (size_t)(end - p) - HEADER_BYTES ||
+		    logentry_decode(p + HEADER_BYTES, len, &e) != 0)
+			break;
+		if (cb(arg, &e) != FRAME_TAKEN) {
+			rc = FRAME_PAUSE;
+			break;
+		}
+		frames++;
+		p += HEADER_BYTES + len;
+	}
+	d->stats.frames += frames;
+	c->pos = c->orig + (size_t)(p - c->data);
+	return rc;
+}
+
 static int run(struct frame_decoder *d, const uint8_t *data, size_t n,
 	       frame_entry_cb *cb, void *arg)
 {
@@ -282,8 +318,20 @@ static int run(struct frame_decoder *d, const uint8_t *data, size_t n,
 	for (;;) {
 		const uint8_t *p;
 		struct log_entry e;
-		size_t len, limit, avail;
+		size_t len, limit, avail, at;
 
+		/* (With nothing left of the data, 'data' may be NULL.) */
+		if (!d->resync && c.pos >= c.orig &&
+		    c.total - c.pos >= HEADER_BYTES) {
+			at = c.pos;
+			if (deliver_whole(d, &c, cb, arg) == FRAME_PAUSE) {
+				d->paused = true;
+				rc = FRAME_PAUSE;
+				break;
+			}
+			if (c.pos != at)
+				head_checked = 0;
+		}
 		if (c.total - c.pos < HEADER_BYTES)
 			break;
 		p = cursor_at(d, &c, HEADER_BYTES);
