@@ -142,6 +142,17 @@ static int on_entry(void *arg, const struct log_entry *e)
 	return FRAME_TAKEN;
 }
 
+/* The entries of one read go to the sink under one hold of its lock. */
+static int feed(struct stream *s, size_t n)
+{
+	int rc;
+
+	sink_hold(s->sink);
+	rc = frame_decoder_feed(s->dec, s->rbuf->data, n, on_entry, s);
+	sink_unhold(s->sink);
+	return rc;
+}
+
 static void report_bad_frames(struct stream *s)
 {
 	const struct frame_stats *fs = frame_decoder_stats(s->dec);
@@ -266,8 +277,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		s->now_ns = diag_now_mono();
-		rc = frame_decoder_feed(s->dec, s->rbuf->data, (size_t)n,
-					on_entry, s);
+		rc = feed(s, (size_t)n);
 		report_bad_frames(s);
 		after_batch(s, rc);
 		if (rc == FRAME_PAUSE)
@@ -302,7 +312,9 @@ static void resume(struct stream *s)
 		return;
 	set_writer_wait(s, false);
 	s->now_ns = diag_now_mono();
+	sink_hold(s->sink);
 	rc = frame_decoder_resume(s->dec, on_entry, s);
+	sink_unhold(s->sink);
 	after_batch(s, rc);
 	if (rc == FRAME_PAUSE)
 		return;
@@ -465,8 +477,7 @@ void stream_drain(struct stream *s)
 			break;
 		budget = (size_t)n > budget ? 0 : budget - (size_t)n;
 		s->now_ns = diag_now_mono();
-		if (frame_decoder_feed(s->dec, s->rbuf->data, (size_t)n,
-				       on_entry, s) == FRAME_PAUSE)
+		if (feed(s, (size_t)n) == FRAME_PAUSE)
 			break;
 	}
 	report_bad_frames(s);

@@ -103,6 +103,9 @@ struct writer {
 	uint64_t max_disk;
 	int64_t keep_stopped_ns;
 	struct job **jobs_tail; /* guarded by lock */
+	/* Loop thread only: it holds 'lock' across a batch (sink_hold()). */
+	bool held;
+	bool wake_due; /* guarded by lock: signal 'wake' at sink_unhold() */
 };
 
 static void buf_release(struct buf *b)
@@ -155,7 +158,12 @@ static void queue_dirty(struct writer *w, struct sink *s)
 	s->dirty_next = NULL;
 	*w->dirty_tail = s;
 	w->dirty_tail = &s->dirty_next;
-	pthread_cond_signal(&w->wake);
+	/* Woken inside a held batch, the writer would only wait for the
+	 * lock: it is woken when the batch lets go. */
+	if (w->held)
+		w->wake_due = true;
+	else
+		pthread_cond_signal(&w->wake);
 }
 
 /* Caller holds w->lock. */
@@ -838,15 +846,37 @@ void sink_release(struct sink *s)
 	pthread_mutex_unlock(&w->lock);
 }
 
+void sink_hold(struct sink *s)
+{
+	struct writer *w = s->w;
+
+	pthread_mutex_lock(&w->lock);
+	w->held = true;
+}
+
+void sink_unhold(struct sink *s)
+{
+	struct writer *w = s->w;
+	bool wake = w->wake_due;
+
+	w->wake_due = false;
+	w->held = false;
+	pthread_mutex_unlock(&w->lock);
+	if (wake)
+		pthread_cond_signal(&w->wake);
+}
+
 int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
 		size_t attrs_len)
 {
 	struct writer *w = s->w;
 	size_t bound = jsonline_encode_bound(e, attrs_len);
+	bool held = w->held;
 	size_t n;
 	int rc = 0;
 
-	pthread_mutex_lock(&w->lock);
+	if (!held)
+		pthread_mutex_lock(&w->lock);
 	if (s->pending.len >= w->queue_max) {
 		s->prog.refused_lines++;
 		rc = -ENOBUFS;
@@ -864,7 +894,8 @@ int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
 	s->prog.appended_bytes += n;
 	queue_dirty(w, s);
 out:
-	pthread_mutex_unlock(&w->lock);
+	if (!held)
+		pthread_mutex_unlock(&w->lock);
 	return rc;
 }
 

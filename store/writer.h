@@ -114,6 +114,16 @@ int writer_sink_get(struct writer *w, const char *container_id,
 void sink_release(struct sink *s);
 
 /*
+ * Hold the writer's lock across a batch of sink_append() and
+ * sink_append_notice() calls (the entries of one read): one lock and at
+ * most one wake-up of the writer thread per batch instead of per line.
+ * Loop thread only; call nothing else of the writer in between, and keep
+ * the batch short (the writer waits for it).
+ */
+void sink_hold(struct sink *s);
+void sink_unhold(struct sink *s);
+
+/*
  * Encode 'e' as a json-file line (with 'attrs', a rendered JSON object or
  * NULL) and queue it.  Returns 0, or -ENOBUFS when the pending limit is
  * reached (nothing queued; the refusal is counted).
