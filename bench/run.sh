@@ -25,3 +25,5 @@ echo "== ReadLogs on a 1 GB log vs cat"
 sh bench/readlogs.sh "$B/ratelog" "$out/fifo_flood" "$dir" 1000
 echo "== many streams: memory, idle cost, latency, CPU per line by stream count"
 RATELOG_BIN="$B/ratelog" TMPDIR="$dir" "$out/streams"
+echo "== dockerd CPU per line and throughput: ratelog plugin vs json-file (real dockerd, root)"
+sh bench/dockerd_cpu.sh "$B/ratelog" || [ $? -eq 77 ]
