@@ -154,7 +154,7 @@ static void test_many_clients_bounded(void **state)
 	char id[65], id2[65], *err = NULL;
 	int fds[N];
 	int base, during, closed_old = 0, closed_new = 0;
-	int64_t t0;
+	int64_t t0, t_closed;
 
 	fl = follow_new_container(h, &f, id, 44);
 	assert_int_equal(h_post(h, "/LogDriver.Capabilities", "", 0, &resp),
@@ -184,13 +184,24 @@ static void test_many_clients_bounded(void **state)
 			break;
 		h_sleep_ms(50);
 	}
-	during = h_count_fds(h->pid);
+	t_closed = h_now_ms() - t0;
+	/* The client sees the end at once; the plugin closes its side when
+	 * its loop comes round (later under valgrind). */
+	do {
+		during = h_count_fds(h->pid);
+		if (during <= base + MAX_IDLE + 1)
+			break;
+		h_sleep_ms(20);
+	} while (h_now_ms() - t0 < 1900);
+	/* Still before the idle timeout: the newest are all open. */
+	for (int i = N - MAX_IDLE; i < N; i++)
+		closed_new += closed_by_plugin(fds[i]);
 	print_message("plugin fds: %d, %d with %d silent clients; after %lld "
 		      "ms, %d of the oldest %d closed, %d of the newest %d\n",
-		      base, during, N, (long long)(h_now_ms() - t0), closed_old,
+		      base, during, N, (long long)t_closed, closed_old,
 		      N - MAX_IDLE, closed_new, MAX_IDLE);
 	/* Well before the 2 s idle timeout. */
-	assert_true(h_now_ms() - t0 < 1500);
+	assert_true(t_closed < 1500);
 	assert_true(during <= base + MAX_IDLE + 1);
 	assert_int_equal(closed_old, N - MAX_IDLE);
 	assert_int_equal(closed_new, 0);
