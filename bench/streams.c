@@ -329,18 +329,6 @@ static double self_cpu_ms(void)
 
 /* ---- writing lines as dockerd does: one frame, one write(2) ---- */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /*
  * The line text: "SSSSSSSSSS TTTTTTTTTTTTTTTTTTT xxx..." (sequence, then
  * the monotonic ns of the write), LINE_LEN bytes.
@@ -349,30 +337,19 @@ static int send_line(struct bstream *s, uint64_t seq)
 {
 	uint8_t fr[LINE_LEN + 64];
 	char text[LINE_LEN + 1];
-	struct timespec rt;
-	size_t k = 4;
+	struct log_entry e;
 	int n;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
 	n = snprintf(text, sizeof(text), "%010llu %019lld ",
 		     (unsigned long long)seq, (long long)now_ns());
 	memset(text + n, 'x', LINE_LEN - (size_t)n);
-	fr[k++] = 0x0a; /* source */
-	fr[k++] = 6;
-	memcpy(fr + k, "stdout", 6);
-	k += 6;
-	fr[k++] = 0x10; /* time_nano */
-	k += put_varint(fr + k, (uint64_t)rt.tv_sec * 1000000000u +
-					(uint64_t)rt.tv_nsec);
-	fr[k++] = 0x1a; /* line */
-	k += put_varint(fr + k, LINE_LEN);
-	memcpy(fr + k, text, LINE_LEN);
-	k += LINE_LEN;
-	fr[0] = (uint8_t)((k - 4) >> 24);
-	fr[1] = (uint8_t)((k - 4) >> 16);
-	fr[2] = (uint8_t)((k - 4) >> 8);
-	fr[3] = (uint8_t)(k - 4);
-	return h_write_all(s->f.fd, fr, k);
+	memset(&e, 0, sizeof(e));
+	e.source = "stdout";
+	e.source_len = 6;
+	e.time_nano = h_now_real_ns();
+	e.line = (const uint8_t *)text;
+	e.line_len = LINE_LEN;
+	return h_write_all(s->f.fd, fr, logentry_encode_frame(fr, &e));
 }
 
 /* Parse "SSSSSSSSSS TTTTTTTTTTTTTTTTTTT " at p (at least 31 bytes). */

@@ -51,8 +51,9 @@ struct rl_shared {
 	struct event *ready_ev; /* owned by the loop; used while !cancel */
 	struct logreader_params params;
 	char path[512];
-	/* Owned reference, let go with the last of the two: the rotation
-	 * lock in params must outlive the worker's reader. */
+	/* Owned reference, let go with the last of the two sides: the loop
+	 * asks it whether everything is written, and the rotation lock in
+	 * params must outlive the worker's reader. */
 	struct sink *sink;
 };
 
@@ -61,7 +62,6 @@ struct readlogs {
 	struct evhttp_request *req;	/* evhttp's; NULL once it closed */
 	struct evhttp_connection *conn; /* borrowed from req */
 	struct readlogs *next;		/* app->readers */
-	struct sink *sink;	/* owned reference: is everything written? */
 	struct rl_shared *sh;	/* shared with the worker */
 	struct event *ready_ev; /* owned */
 	char id[65];
@@ -188,7 +188,6 @@ static void reader_free(struct readlogs *r)
 	}
 	if (r->ready_ev != NULL)
 		event_free(r->ready_ev);
-	sink_release(r->sink);
 	r->app->n_readers--;
 	free(r);
 }
@@ -221,7 +220,7 @@ static void ask(struct readlogs *r)
 	/* Decided before the worker reads: if every stream had ended and all
 	 * was written by now, the read that follows sees the last line. */
 	r->writer_done = !app_container_is_logging(r->app, r->id) &&
-			 sink_is_idle(r->sink);
+			 sink_is_idle(r->sh->sink);
 	r->asked = true;
 	r->waiting = false;
 	r->poked = false;
@@ -338,13 +337,11 @@ void readlogs_start(struct app *a, struct evhttp_request *req,
 	sh = NULL;
 	request_read_release(rr);
 
-	rc = writer_sink_get(a->writer, r->id, &r->sink);
-	if (rc != 0)
-		goto oom_reader;
 	rc = writer_sink_get(a->writer, r->id, &r->sh->sink);
 	if (rc != 0)
 		goto oom_reader;
-	snprintf(r->sh->path, sizeof(r->sh->path), "%s", sink_path(r->sink));
+	snprintf(r->sh->path, sizeof(r->sh->path), "%s",
+		 sink_path(r->sh->sink));
 	r->sh->params.path = r->sh->path;
 	r->sh->params.lock = sink_rotate_lock(r->sh->sink);
 	r->sh->params.follow = r->follow;

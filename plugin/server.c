@@ -36,7 +36,6 @@ struct conn {
 };
 
 struct server {
-	struct event_base *base; /* borrowed */
 	struct evhttp *http;	 /* owned */
 	struct event *learn_ev;	 /* owned */
 	struct conn *conns;	 /* owned, oldest first */
@@ -89,12 +88,11 @@ static int bind_unix(const char *path)
 	return fd;
 }
 
+/* Call after learn_all(): every entry has its descriptor. */
 static bool conn_alive(const struct conn *c)
 {
 	struct stat st;
 
-	if (c->bev != NULL)
-		return true; /* not handed its descriptor yet */
 	return fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	       st.st_ino == c->ino;
 }
@@ -131,7 +129,7 @@ static void on_learn(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Forget closed connections; then, while too many are idle, close the
- * oldest idle one. */
+ * oldest idle ones. */
 static void make_room(struct server *srv)
 {
 	unsigned long evicted_before = srv->evicted;
@@ -146,11 +144,12 @@ static void make_room(struct server *srv)
 		srv->conns[k++] = srv->conns[i];
 	}
 	srv->n_conns = k;
-	for (size_t i = 0; i < srv->n_conns && idle >= SERVER_MAX_IDLE_CONNS;) {
+	k = 0;
+	for (size_t i = 0; i < srv->n_conns; i++) {
 		struct conn *c = &srv->conns[i];
 
-		if (c->busy) {
-			i++;
+		if (c->busy || idle < SERVER_MAX_IDLE_CONNS) {
+			srv->conns[k++] = *c;
 			continue;
 		}
 		/* evhttp reads the end of the stream as the client hanging
@@ -159,9 +158,8 @@ static void make_room(struct server *srv)
 		shutdown(c->fd, SHUT_RDWR);
 		srv->evicted++;
 		idle--;
-		memmove(c, c + 1, (srv->n_conns - i - 1) * sizeof(*c));
-		srv->n_conns--;
 	}
+	srv->n_conns = k;
 	if (srv->evicted != evicted_before &&
 	    diag_limit_allow(&srv->evict_report, diag_now_mono(),
 			     60LL * 1000000000))
@@ -220,11 +218,6 @@ void server_conn_busy(struct server *srv, struct evhttp_connection *conn,
 	}
 }
 
-unsigned long server_evicted(const struct server *srv)
-{
-	return srv->evicted;
-}
-
 void server_free(struct server *srv)
 {
 	if (srv == NULL)
@@ -250,7 +243,6 @@ int server_listen(struct event_base *base, const char *path, size_t max_body,
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return -ENOMEM;
-	srv->base = base;
 	srv->learn_ev = event_new(base, -1, 0, on_learn, srv);
 	if (srv->learn_ev == NULL) {
 		free(srv);

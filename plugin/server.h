@@ -53,9 +53,6 @@ void server_free(struct server *srv);
 void server_conn_busy(struct server *srv, struct evhttp_connection *conn,
 		      bool busy);
 
-/* Connections closed so far to make room for new ones. */
-unsigned long server_evicted(const struct server *srv);
-
 /* Reply 'code' with the JSON text 'json'. */
 void server_reply_json(struct evhttp_request *req, int code, const char *json);
 

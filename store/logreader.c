@@ -293,10 +293,9 @@ static int position(struct logreader *r)
 {
 	off_t start = 0;
 	int64_t want = r->tail;
-	int rc;
-
 	off_t end = r->end;
 	struct stat st;
+	int rc;
 
 	r->positioned = true;
 	if (r->tail < 0)

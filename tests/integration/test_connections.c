@@ -129,6 +129,19 @@ static struct h_follow *follow_new_container(struct harness *h,
 	return fl;
 }
 
+/* Its container stops logging: the follower's reply ends by itself. */
+static void stop_followed(struct harness *h, struct h_fifo *f,
+			  struct h_follow *fl)
+{
+	char *err = NULL;
+
+	assert_int_equal(h_stop_logging(h, f->path, &err), 200);
+	free(err);
+	h_fifo_close(f);
+	assert_true(h_follow_wait_done(fl, H_WAIT_MS));
+	h_follow_release(fl);
+}
+
 /* Has the plugin closed this connection?  (Without waiting.) */
 static bool closed_by_plugin(int fd)
 {
@@ -221,12 +234,7 @@ static void test_many_clients_bounded(void **state)
 	assert_int_equal(h_stop_logging(h, g.path, &err), 200);
 	free(err);
 	h_fifo_close(&g);
-	err = NULL;
-	assert_int_equal(h_stop_logging(h, f.path, &err), 200);
-	free(err);
-	h_fifo_close(&f);
-	assert_true(h_follow_wait_done(fl, H_WAIT_MS));
-	h_follow_release(fl);
+	stop_followed(h, &f, fl);
 }
 
 /* A follower of a quiet container outlives the idle timeout. */
@@ -235,7 +243,7 @@ static void test_quiet_follow_stays(void **state)
 	struct harness *h = *state;
 	struct h_follow *fl;
 	struct h_fifo f;
-	char id[65], *err = NULL;
+	char id[65];
 
 	fl = follow_new_container(h, &f, id, 43);
 	h_sleep_ms(5000); /* more than twice the idle timeout */
@@ -243,12 +251,7 @@ static void test_quiet_follow_stays(void **state)
 	assert_int_equal(h_write_line(f.fd, "stdout", h_now_real_ns(), "two"),
 			 0);
 	assert_int_equal(h_follow_wait_frames(fl, 2, H_WAIT_MS), 2);
-	err = NULL;
-	assert_int_equal(h_stop_logging(h, f.path, &err), 200);
-	free(err);
-	h_fifo_close(&f);
-	assert_true(h_follow_wait_done(fl, H_WAIT_MS));
-	h_follow_release(fl);
+	stop_followed(h, &f, fl);
 }
 
 int main(void)
