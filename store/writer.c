@@ -21,7 +21,7 @@
 #include "store/jsonline.h"
 #include "store/rotate.h"
 
-/* A buffer bigger than this is freed once written, so idle sinks stay small. */
+/* A buffer bigger than this is freed once its sink has caught up. */
 #define KEEP_CAPACITY (256 * 1024)
 #define MIN_CAPACITY  (16 * 1024)
 /* The janitor's pass runs at least this often. */
@@ -584,12 +584,18 @@ static void *writer_main(void *arg)
 			s->prog.lost_lines += count_lines(s->out.data + done,
 							  s->out.len - done);
 		}
-		/* A sink writing large batches keeps its buffer: freeing and
-		 * faulting in megabytes per batch cost more than the copy.
-		 * One whose batches shrank gives the memory back. */
-		if (s->out.cap > KEEP_CAPACITY && s->out.len < s->out.cap / 4)
-			buf_release(&s->out);
+		/* A sink with more to write keeps its big buffers: freeing
+		 * them and faulting megabytes back in, batch after batch,
+		 * was a tenth of the loop thread's time when one container
+		 * floods.  One that has caught up gives them back, so an
+		 * idle sink holds at most KEEP_CAPACITY twice. */
 		s->out.len = 0;
+		if (s->pending.len == 0) {
+			if (s->out.cap > KEEP_CAPACITY)
+				buf_release(&s->out);
+			if (s->pending.cap > KEEP_CAPACITY)
+				buf_release(&s->pending);
+		}
 		last = s->refs == 0 && s->pending.len == 0 && !s->queued;
 		if (last)
 			unlink_sink(w, s);
