@@ -283,9 +283,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (rc == FRAME_PAUSE)
 			return; /* resume() starts reading again */
 		if ((size_t)n < want) {
-			/* A short read: the writer is trickling (the loop
-			 * lets it fill the pipe for a moment). */
-			s->rbuf->trickled = true;
+			/* A short read first: the writer is trickling (the
+			 * loop lets it fill the pipe for a moment).  After
+			 * full reads it is flooding and has just been caught
+			 * up with: a pause would stall it on a full pipe. */
+			if (i == 0)
+				s->rbuf->trickled = true;
+			else
+				s->rbuf->flooded = true;
 			return;
 		}
 	}
