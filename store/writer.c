@@ -545,7 +545,9 @@ static void *writer_main(void *arg)
 		struct sink_rotation rot;
 		struct buf tmp;
 		size_t done;
+		bool was_full;
 		bool drained;
+		bool small;
 		bool last;
 
 		while (w->dirty == NULL && w->jobs == NULL && !w->stopping)
@@ -570,7 +572,12 @@ static void *writer_main(void *arg)
 		s->out = s->pending;
 		s->pending = tmp;
 		rot = s->rot;
+		was_full = s->out.len >= w->queue_max;
 		pthread_mutex_unlock(&w->lock);
+		/* A stream held back by this full queue can go on filling the
+		 * other buffer while this one is written. */
+		if (was_full)
+			w->notify(w->notify_arg);
 
 		done = 0;
 		if (s->out.len > 0)
@@ -584,13 +591,15 @@ static void *writer_main(void *arg)
 			s->prog.lost_lines += count_lines(s->out.data + done,
 							  s->out.len - done);
 		}
-		/* A sink with more to write keeps its big buffers: freeing
+		/* A sink writing big batches keeps its big buffers: freeing
 		 * them and faulting megabytes back in, batch after batch,
 		 * was a tenth of the loop thread's time when one container
-		 * floods.  One that has caught up gives them back, so an
-		 * idle sink holds at most KEEP_CAPACITY twice. */
+		 * floods.  One that has caught up with a small batch gives
+		 * them back, so a sink gone quiet holds at most
+		 * KEEP_CAPACITY twice. */
+		small = s->out.len < s->out.cap / 4;
 		s->out.len = 0;
-		if (s->pending.len == 0) {
+		if (small && s->pending.len == 0) {
 			if (s->out.cap > KEEP_CAPACITY)
 				buf_release(&s->out);
 			if (s->pending.cap > KEEP_CAPACITY)
