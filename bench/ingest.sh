@@ -127,6 +127,15 @@ report() {
 	}'
 }
 
+# The stand-in for dockerd has to outrun the plugin, or this measures it.
+mkfifo "$d/alone"
+dd if="$d/alone" of=/dev/null bs=1M 2>/dev/null &
+t0=$(date +%s%N)
+"$FLOOD" "$d/alone" "$N" "$L"
+wait $!
+t1=$(date +%s%N)
+echo "the frame writer alone (dd reading the FIFO): $(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }') lines/s"
+
 for SYNC in 0 1; do
 	[ $SYNC = 1 ] && where="to the disk (fdatasync)" || where="to the page cache"
 	echo "$where:"
