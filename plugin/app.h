@@ -8,6 +8,7 @@
 #ifndef PLUGIN_APP_H
 #define PLUGIN_APP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,8 @@ struct app {
 	int n_readers; /* ReadLogs replies in progress (readlogs.c) */
 	struct stream_readbuf rbuf; /* owned data: shared by all streams */
 	bool stopping;		    /* a signal asked us to exit */
+	/* Written by the loop, read by the writer thread: see app.c. */
+	atomic_bool want_notify;
 };
 
 /* Build the app: event loop, writer, API socket.  Returns 0 or -errno and

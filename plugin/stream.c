@@ -256,6 +256,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	int i;
 
 	(void)what;
+	if (s->rbuf->turn_start_ns == 0)
+		s->rbuf->turn_start_ns = diag_now_mono();
 	for (i = 0; i < READS_PER_WAKEUP; i++) {
 		ssize_t n = read(fd, s->rbuf->data, want);
 		int rc;
@@ -301,11 +303,18 @@ void stream_pace(struct stream_readbuf *rb)
 {
 	struct timespec ts = {0, COALESCE_NS};
 
-	if (rb->trickled && !rb->flooded)
+	/* Only a loop woken soon after its last turn pauses: one that
+	 * waited longer than the pause for these lines would gain nothing
+	 * by it and pay a wake-up, which with a line now and then was a
+	 * quarter of what each line cost. */
+	if (rb->trickled && !rb->flooded &&
+	    rb->turn_start_ns - rb->turn_end_ns < COALESCE_NS)
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 			;
 	rb->trickled = false;
 	rb->flooded = false;
+	rb->turn_start_ns = 0;
+	rb->turn_end_ns = diag_now_mono();
 }
 
 /* Deliver what a pause kept; when all of it went, read again. */

@@ -61,12 +61,15 @@ struct stream_readbuf {
 	bool trickled; /* a read found less than it asked for */
 	bool flooded;  /* a stream had more than a wake-up's reads */
 	unsigned writer_waits; /* streams paused until the writer has room */
+	int64_t turn_start_ns; /* monotonic: this turn's first read, or 0 */
+	int64_t turn_end_ns;   /* monotonic: when the last turn ended */
 };
 
 /*
  * Call after each turn of the loop: when the turn's reads found only a
- * trickle, sleep a couple of milliseconds so the next turn finds whole
- * batches (never when a stream had more to read than it took).
+ * trickle and the loop had waited less than a couple of milliseconds for
+ * them, sleep that long so the next turn finds whole batches (never when a
+ * stream had more to read than it took).
  */
 void stream_pace(struct stream_readbuf *rb);
 
