@@ -305,8 +305,8 @@ void stream_pace(struct stream_readbuf *rb)
 
 	/* Only a loop woken soon after its last turn pauses: one that
 	 * waited longer than the pause for these lines would gain nothing
-	 * by it and pay a wake-up, which with a line now and then was a
-	 * quarter of what each line cost. */
+	 * by it and pay a wake-up (with a line now and then, one of the
+	 * four each line cost). */
 	if (rb->trickled && !rb->flooded &&
 	    rb->turn_start_ns - rb->turn_end_ns < COALESCE_NS)
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
