@@ -24,8 +24,6 @@
 /* A buffer bigger than this is freed once its sink has caught up. */
 #define KEEP_CAPACITY (256 * 1024)
 #define MIN_CAPACITY  (16 * 1024)
-/* Start writeback of a file's new bytes every this many (write_behind()). */
-#define WRITE_BEHIND (8 * 1024 * 1024)
 /* The janitor's pass runs at least this often. */
 #define JANITOR_PERIOD_SEC 60
 /* Retry a failing disk after 100 ms, doubling up to 10 s. */
@@ -61,7 +59,6 @@ struct sink {
 	struct buf out; /* the batch being written */
 	int fd;		/* the open log file, -1 when closed */
 	uint64_t size;	/* bytes in the open file */
-	uint64_t wb_from; /* bytes of it before this are on their way to disk */
 	char last_time[JSONLINE_TIME_MAX + 1]; /* of the last line written */
 	/* While writes fail: batches are counted as lost without touching the
 	 * disk until retry_ns, with a doubling backoff; the first write that
@@ -238,26 +235,7 @@ static int open_file(struct sink *s)
 		return rc;
 	}
 	s->size = (uint64_t)st.st_size;
-	s->wb_from = s->size;
 	return 0;
-}
-
-/*
- * Every WRITE_BEHIND bytes, ask the kernel to start writing them to disk,
- * without waiting for it.  Left to the flusher, a flooding container's
- * file gathers dirty pages until the node-wide dirty threshold, a share
- * of all memory, and then they go out in one long burst; written behind,
- * the disk sees a steady stream and the file's last bytes are on disk
- * sooner.  The writer thread does this; the loop never waits for it.
- */
-static void write_behind(struct sink *s)
-{
-	if (s->size - s->wb_from < WRITE_BEHIND)
-		return;
-	(void)sync_file_range(s->fd, (off_t)s->wb_from,
-			      (off_t)(s->size - s->wb_from),
-			      SYNC_FILE_RANGE_WRITE);
-	s->wb_from = s->size;
 }
 
 /* Remember the time of the last line in p[0..n) for the gzip header. */
@@ -417,7 +395,6 @@ static size_t write_batch(struct writer *w, struct sink *s, const char *p,
 		note_last_time(s, p + done, put);
 		s->size += put;
 		done += put;
-		write_behind(s);
 		if (rc != 0) {
 			if (put > 0 && p[done - 1] != '\n')
 				s->torn = true;
@@ -481,11 +458,8 @@ static void cut_torn_line(struct sink *s)
 		}
 		pos -= (off_t)n;
 	}
-	if (pos < st.st_size && ftruncate(s->fd, pos) == 0) {
+	if (pos < st.st_size && ftruncate(s->fd, pos) == 0)
 		s->size = (uint64_t)pos;
-		if (s->wb_from > s->size)
-			s->wb_from = s->size;
-	}
 }
 
 /*
