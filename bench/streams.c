@@ -18,7 +18,17 @@
  *      received on a ReadLogs Follow reply (docker logs -f) for one stream,
  *      beside the file figure of the same lines;
  *   4. scaling: plugin CPU per line at one total rate split across 1, 10,
- *      100 and 1,000 streams, relative to the 1-stream figure.
+ *      100 and 1,000 streams, relative to the 1-stream figure and to a
+ *      reference logger given the identical load right after it.  The
+ *      reference is one thread in this process doing the same job with the
+ *      least machinery: epoll (level-triggered) over the N FIFOs, for each
+ *      ready FIFO one read(2), the project's frame decoder, jsonline_encode()
+ *      and one write(2) of that read's lines to the stream's own json-file
+ *      (O_APPEND), with no other thread, no pacing and no queue.  At a
+ *      fixed total rate more streams mean fewer lines per read and per
+ *      write, so the CPU per line rises for any logger writing one file per
+ *      container; the reference measures that floor at each N, and the
+ *      plugin/reference ratio is what the plugin adds on top of it.
  *
  * Every line carries its sequence number and the CLOCK_MONOTONIC time of
  * the write(2) that put it in the FIFO.  A thread watches each log file
@@ -31,7 +41,9 @@
  * Plugin CPU is utime+stime from /proc/PID/stat (ticks, threads that ended
  * included) and, for resolution, the sum of the run times in
  * /proc/PID/task/TID/schedstat (ns); context switches are summed over
- * the plugin's threads.
+ * the plugin's threads.  The reference's CPU is the same two figures for
+ * its one thread, from /proc/self/task/TID/stat and schedstat, over the
+ * same window (the load and the drain that follows it).
  *
  * Knobs (environment): STREAMS (1000), MEM_SECONDS (8 per rate),
  * IDLE_SECONDS (10), IDLE_BASE_SECONDS (3), LAT_SECONDS (5), LAT_RATE
@@ -51,10 +63,13 @@
  */
 #include "tests/integration/harness.h"
 
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 
+#include "plugin/frame.h"
 #include "plugin/logentry.h"
+#include "store/jsonline.h"
 
 #define LINE_LEN      100	/* bytes of text per line, as issue 7 says */
 #define TICK_NS	      1000000LL /* the sender's period */
@@ -65,6 +80,9 @@
 #define DRAIN_MS      20000
 #define READ_CHUNK    (256 * 1024)
 #define MAX_TASKS     64
+#define REF_READ      (1024 * 1024) /* the plugin's read buffer, too */
+#define REF_PIPE_SIZE (1024 * 1024) /* what the plugin asks for a FIFO */
+#define REF_EVENTS    256
 
 /* One stream: a FIFO we write and the log file we read back. */
 struct bstream {
@@ -179,6 +197,7 @@ struct usage {
 	uint64_t run_ns;  /* schedstat of the threads alive now */
 	uint64_t loop_ns; /* of those, the main thread's: the event loop */
 	uint64_t ctxsw;	  /* voluntary + involuntary, threads alive now */
+	uint64_t reads;	  /* FIFO reads: known for the reference only */
 	int threads;
 };
 
@@ -254,31 +273,40 @@ static size_t tasks_read(pid_t pid, struct task_sw *v, size_t max)
 	return n;
 }
 
+/* utime + stime from a /proc .../stat file (a process's or a thread's). */
+static uint64_t stat_ticks(const char *path)
+{
+	char buf[1024];
+	uint64_t ticks = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) != NULL) {
+		char *p = strrchr(buf, ')');
+		unsigned long ut = 0, st = 0;
+
+		/* Fields 14 and 15 (utime, stime); ')' ends field 2. */
+		if (p != NULL &&
+		    sscanf(p + 2,
+			   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			   "%*u %lu %lu",
+			   &ut, &st) == 2)
+			ticks = ut + st;
+	}
+	fclose(f);
+	return ticks;
+}
+
 static void usage_read(pid_t pid, struct usage *u)
 {
 	struct task_sw v[MAX_TASKS];
-	char path[64], buf[1024];
+	char path[64];
 	size_t n;
-	FILE *f;
 
 	memset(u, 0, sizeof(*u));
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (f != NULL) {
-		if (fgets(buf, sizeof(buf), f) != NULL) {
-			char *p = strrchr(buf, ')');
-			unsigned long ut = 0, st = 0;
-
-			/* Fields 14 and 15 (utime, stime); ')' ends field 2. */
-			if (p != NULL &&
-			    sscanf(p + 2,
-				   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-				   "%*u %lu %lu",
-				   &ut, &st) == 2)
-				u->ticks = ut + st;
-		}
-		fclose(f);
-	}
+	u->ticks = stat_ticks(path);
 	n = tasks_read(pid, v, MAX_TASKS);
 	for (size_t i = 0; i < n; i++) {
 		u->run_ns += v[i].run_ns;
@@ -492,6 +520,243 @@ static struct samples tail_take(struct tailer *t)
 	return s;
 }
 
+/* ---- the reference logger: the floor for one file per stream ---- */
+
+/*
+ * The least a logger writing json-file per container can do with the same
+ * FIFOs: one thread, epoll (level-triggered, so a FIFO left with bytes is
+ * simply reported again), one read(2) of a ready FIFO, the plugin's own
+ * frame decoder and json encoder, and one write(2) of what that read held
+ * to the stream's file.  Nothing is paced, queued or handed to another
+ * thread, so whatever its CPU per line is, the plugin cannot do better
+ * than it with the same number of lines per read.
+ */
+struct ref_stream {
+	int fd;	   /* the FIFO, read end */
+	int logfd; /* the json-file, O_APPEND */
+	struct frame_decoder *dec;
+};
+
+struct reflog {
+	struct ref_stream *rs;
+	size_t n;
+	int ep;
+	int stop[2];
+	pthread_t th;
+	bool running;
+	atomic_int tid;	      /* the thread's, for /proc/self/task */
+	atomic_ullong reads;  /* read(2)s that returned bytes */
+	atomic_ullong failed; /* writes that failed, bad frames */
+	uint8_t *in;	      /* one read buffer for every stream */
+	char *out;	      /* the json lines of one read */
+	size_t out_len;
+	size_t out_cap;
+	int out_fd;
+};
+
+static void ref_flush(struct reflog *r)
+{
+	size_t off = 0;
+
+	while (off < r->out_len) {
+		ssize_t w = write(r->out_fd, r->out + off, r->out_len - off);
+
+		if (w > 0) {
+			off += (size_t)w;
+		} else if (w == -1 && errno == EINTR) {
+			continue;
+		} else {
+			atomic_fetch_add(&r->failed, 1);
+			break;
+		}
+	}
+	r->out_len = 0;
+}
+
+static int ref_entry(void *arg, const struct log_entry *e)
+{
+	struct reflog *r = arg;
+
+	/* out_cap holds the bound of the largest frame, so a flush always
+	 * makes room; with 100-byte lines a 1 MiB read never needs one. */
+	if (r->out_cap - r->out_len < jsonline_encode_bound(e, 0))
+		ref_flush(r);
+	r->out_len += jsonline_encode(r->out + r->out_len, e, NULL, 0);
+	return FRAME_TAKEN;
+}
+
+static void *ref_main(void *arg)
+{
+	struct reflog *r = arg;
+	struct epoll_event ev[REF_EVENTS];
+
+	atomic_store(&r->tid, (int)gettid());
+	for (;;) {
+		int k = epoll_wait(r->ep, ev, REF_EVENTS, -1);
+
+		if (k == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < k; i++) {
+			struct ref_stream *s;
+			ssize_t got;
+
+			if (ev[i].data.u64 == r->n)
+				return NULL; /* the stop pipe */
+			s = &r->rs[ev[i].data.u64];
+			/* No EOF while the bench holds the write end; 0 or
+			 * EAGAIN would just be reported again. */
+			got = read(s->fd, r->in, REF_READ);
+			if (got <= 0)
+				continue;
+			atomic_fetch_add_explicit(&r->reads, 1,
+						  memory_order_relaxed);
+			r->out_fd = s->logfd;
+			if (frame_decoder_feed(s->dec, r->in, (size_t)got,
+					       ref_entry, r) != 0)
+				atomic_fetch_add(&r->failed, 1);
+			ref_flush(r);
+		}
+	}
+	return NULL;
+}
+
+/* A reference for n streams, not started.  Returns NULL on failure. */
+static struct reflog *ref_new(size_t n)
+{
+	struct reflog *r = calloc(1, sizeof(*r));
+	struct log_entry big;
+
+	if (r == NULL)
+		return NULL;
+	r->n = n;
+	r->stop[0] = r->stop[1] = -1;
+	atomic_init(&r->tid, 0);
+	atomic_init(&r->reads, 0);
+	atomic_init(&r->failed, 0);
+	memset(&big, 0, sizeof(big));
+	big.line_len = FRAME_MAX_DEFAULT;
+	r->out_cap = jsonline_encode_bound(&big, 0) + REF_READ;
+	r->rs = calloc(n, sizeof(*r->rs));
+	r->in = malloc(REF_READ);
+	r->out = malloc(r->out_cap);
+	r->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r->rs != NULL) {
+		for (size_t i = 0; i < n; i++)
+			r->rs[i].fd = r->rs[i].logfd = -1;
+	}
+	(void)pipe2(r->stop, O_CLOEXEC);
+	/* Whatever failed above, ref_add() or ref_start() refuses and
+	 * ref_free() cleans up, so one error path serves. */
+	return r;
+}
+
+/*
+ * Stream i: the FIFO at 'fifo' (the bench holds its write end), its lines
+ * to 'log', made with its directory as the plugin would.  Returns 0 or -1.
+ */
+static int ref_add(struct reflog *r, size_t i, const char *fifo,
+		   const char *log)
+{
+	struct ref_stream *s = &r->rs[i];
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = i};
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (r->rs == NULL || r->ep == -1)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s", log);
+	slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+			return -1;
+	}
+	s->fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	s->logfd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	s->dec = frame_decoder_new(FRAME_MAX_DEFAULT);
+	if (s->fd == -1 || s->logfd == -1 || s->dec == NULL)
+		return -1;
+	/* As the plugin does, so both see the same pipes. */
+	(void)fcntl(s->fd, F_SETPIPE_SZ, REF_PIPE_SIZE);
+	return epoll_ctl(r->ep, EPOLL_CTL_ADD, s->fd, &ev);
+}
+
+/* Start the thread once every stream is added.  Returns 0 or -1. */
+static int ref_start(struct reflog *r)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = r->n};
+
+	if (r->stop[0] == -1 || r->in == NULL || r->out == NULL ||
+	    epoll_ctl(r->ep, EPOLL_CTL_ADD, r->stop[0], &ev) != 0 ||
+	    pthread_create(&r->th, NULL, ref_main, r) != 0)
+		return -1;
+	r->running = true;
+	/* Its CPU is read by tid, so the tid must be known before a window. */
+	while (atomic_load(&r->tid) == 0)
+		h_sleep_ms(1);
+	return 0;
+}
+
+/* Stop the thread (before the FIFOs' write ends close) and free it all. */
+static void ref_free(struct reflog *r)
+{
+	if (r == NULL)
+		return;
+	if (r->running) {
+		if (write(r->stop[1], "x", 1) != 1)
+			perror("streams: reference stop");
+		pthread_join(r->th, NULL);
+	}
+	for (size_t i = 0; r->rs != NULL && i < r->n; i++) {
+		if (r->rs[i].fd != -1)
+			close(r->rs[i].fd);
+		if (r->rs[i].logfd != -1)
+			close(r->rs[i].logfd);
+		frame_decoder_free(r->rs[i].dec);
+	}
+	if (r->stop[0] != -1) {
+		close(r->stop[0]);
+		close(r->stop[1]);
+	}
+	if (r->ep != -1)
+		close(r->ep);
+	free(r->rs);
+	free(r->in);
+	free(r->out);
+	free(r);
+}
+
+/* The reference thread's CPU, in the plugin's terms (its loop is all). */
+static void ref_usage(struct reflog *r, struct usage *u)
+{
+	char path[64], sched[64];
+	unsigned long long run = 0;
+	FILE *f;
+
+	memset(u, 0, sizeof(*u));
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat",
+		 atomic_load(&r->tid));
+	u->ticks = stat_ticks(path);
+	snprintf(sched, sizeof(sched), "/proc/self/task/%d/schedstat",
+		 atomic_load(&r->tid));
+	f = fopen(sched, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%llu", &run) == 1)
+			u->run_ns = run;
+		fclose(f);
+	}
+	u->loop_ns = u->run_ns;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status",
+		 atomic_load(&r->tid));
+	u->ctxsw = status_field(path, "voluntary_ctxt_switches:") +
+		   status_field(path, "nonvoluntary_ctxt_switches:");
+	u->reads = atomic_load(&r->reads);
+	u->threads = 1;
+}
+
 /* ---- a plugin with n streams ---- */
 
 struct phase {
@@ -499,7 +764,9 @@ struct phase {
 	struct bstream *s;
 	size_t n;
 	struct tailer t;
-	int small_pipes; /* FIFOs whose pipe did not grow to 1 MiB */
+	int small_pipes;    /* FIFOs whose pipe did not grow to 1 MiB */
+	bool reference;	    /* no plugin: the reference reads the FIFOs */
+	struct reflog *ref; /* the reference, once the streams are added */
 };
 
 /*
@@ -513,6 +780,28 @@ static int phase_open_plugin(struct phase *p)
 	return p->h != NULL ? 0 : -1;
 }
 
+/*
+ * The same, with the reference logger in place of the plugin: the harness's
+ * temp tree (FIFO dir, log root) and no process, so FIFOs, file paths, the
+ * tailer, the load and the drain are the plugin's phase unchanged.
+ */
+static int phase_open_reference(struct phase *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->h = calloc(1, sizeof(*p->h));
+	if (p->h == NULL)
+		return -1;
+	p->reference = true;
+	p->h->pid = -1; /* h_free() then only removes the tree */
+	p->h->curl = curl_easy_init();
+	if (p->h->curl == NULL || h_make_dirs(p->h) != 0) {
+		h_free(p->h);
+		p->h = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int phase_add_streams(struct phase *p, size_t n, unsigned id_base)
 {
 	struct tailer *t = &p->t;
@@ -522,6 +811,8 @@ static int phase_add_streams(struct phase *p, size_t n, unsigned id_base)
 	p->n = n;
 	p->s = calloc(n, sizeof(*p->s));
 	if (p->s == NULL)
+		return -1;
+	if (p->reference && (p->ref = ref_new(n)) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct bstream *s = &p->s[i];
@@ -535,20 +826,32 @@ static int phase_add_streams(struct phase *p, size_t n, unsigned id_base)
 				strerror(errno));
 			return -1;
 		}
-		err = NULL;
-		if (h_start_logging(p->h, s->f.path, s->id, h_opts(OPTS),
-				    &err) != 200 ||
-		    err == NULL || err[0] != '\0') {
-			fprintf(stderr, "streams: StartLogging %zu: %s\n", i,
-				err != NULL ? err : "?");
+		if (p->ref != NULL) {
+			h_log_path(p->h, s->id, path);
+			if (ref_add(p->ref, i, s->f.path, path) != 0) {
+				fprintf(stderr, "streams: reference %zu: %s\n",
+					i, strerror(errno));
+				return -1;
+			}
+		} else {
+			err = NULL;
+			if (h_start_logging(p->h, s->f.path, s->id,
+					    h_opts(OPTS), &err) != 200 ||
+			    err == NULL || err[0] != '\0') {
+				fprintf(stderr,
+					"streams: StartLogging %zu: %s\n", i,
+					err != NULL ? err : "?");
+				free(err);
+				return -1;
+			}
 			free(err);
-			return -1;
 		}
-		free(err);
-		/* The plugin grew the pipe; our end sees the same pipe. */
+		/* The reader grew the pipe; our end sees the same pipe. */
 		if (fcntl(s->f.fd, F_GETPIPE_SZ) < 1024 * 1024)
 			p->small_pipes++;
 	}
+	if (p->ref != NULL && ref_start(p->ref) != 0)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (send_line(&p->s[i], 0) != 0)
 			return -1;
@@ -640,12 +943,16 @@ static void phase_close(struct phase *p)
 			perror("streams: tailer stop");
 		pthread_join(t->th, NULL);
 	}
+	/* Before the write ends close: an EOF would be reported forever. */
+	ref_free(p->ref);
+	p->ref = NULL;
 	if (p->h != NULL) {
 		for (size_t i = 0; i < p->n; i++) {
 			if (p->s[i].f.fd == -1)
 				continue;
 			err = NULL;
-			h_stop_logging(p->h, p->s[i].f.path, &err);
+			if (!p->reference)
+				h_stop_logging(p->h, p->s[i].f.path, &err);
 			free(err);
 			h_fifo_close(&p->s[i].f);
 		}
@@ -799,8 +1106,18 @@ struct result {
 	double loop_ns_per_line; /* of that, on the event loop's thread */
 	double plugin_pct;	 /* plugin CPU over the window, % of one core */
 	double loop_pct;	 /* the event loop thread's share of that */
+	double lines_per_read;	 /* the reference's; 0 for the plugin */
 	long hwm_kib;
 };
+
+/* The CPU of whatever reads the FIFOs: the plugin, or the reference. */
+static void phase_usage(struct phase *p, struct usage *u)
+{
+	if (p->ref != NULL)
+		ref_usage(p->ref, u);
+	else
+		usage_read(p->h->pid, u);
+}
 
 static int measure(struct phase *p, double rate, double secs, struct result *r)
 {
@@ -810,12 +1127,12 @@ static int measure(struct phase *p, double rate, double secs, struct result *r)
 	double wall;
 
 	memset(r, 0, sizeof(*r));
-	usage_read(p->h->pid, &a);
+	phase_usage(p, &a);
 	t0 = now_ns();
 	if (run_load(p, rate, secs, &r->ld) != 0)
 		return -1;
 	r->missing = phase_drain(p);
-	usage_read(p->h->pid, &b);
+	phase_usage(p, &b);
 	wall = (double)(now_ns() - t0) / 1e9;
 	s = tail_take(&p->t);
 	r->lat = samples_pct(&s);
@@ -831,7 +1148,12 @@ static int measure(struct phase *p, double rate, double secs, struct result *r)
 			: 0;
 	r->plugin_pct = (double)(b.run_ns - a.run_ns) / wall / 1e7;
 	r->loop_pct = (double)(b.loop_ns - a.loop_ns) / wall / 1e7;
-	r->hwm_kib = rss_kib(p->h->pid, "VmHWM:");
+	r->lines_per_read =
+		b.reads > a.reads
+			? (double)r->ld.sent / (double)(b.reads - a.reads)
+			: 0;
+	/* The reference lives in this process: no RSS of its own. */
+	r->hwm_kib = p->ref == NULL ? rss_kib(p->h->pid, "VmHWM:") : 0;
 	return 0;
 }
 
@@ -853,6 +1175,10 @@ static void print_health(struct phase *p)
 		printf("  NOTE: %d FIFOs did not get a 1 MiB pipe "
 		       "(pipe-user-pages-soft?)\n",
 		       p->small_pipes);
+	if (p->ref != NULL && atomic_load(&p->ref->failed) != 0)
+		printf("  WARNING: reference: %llu failed writes or bad "
+		       "frames\n",
+		       (unsigned long long)atomic_load(&p->ref->failed));
 }
 
 static int part_memory_idle(void)
@@ -1145,46 +1471,85 @@ fail:
 	return -1;
 }
 
+/*
+ * n streams at 'rate' lines/s each for 'secs' seconds on a new plugin, or
+ * on the reference logger.  Returns 0 or -1.
+ */
+static int scale_row(bool reference, size_t n, double rate, double secs,
+		     struct result *r)
+{
+	struct phase p;
+
+	if ((reference ? phase_open_reference(&p) : phase_open_plugin(&p)) != 0)
+		return -1;
+	if (phase_add_streams(&p, n, 40000) != 0 ||
+	    measure(&p, rate, secs, r) != 0) {
+		phase_close(&p);
+		return -1;
+	}
+	print_health(&p);
+	phase_close(&p);
+	return 0;
+}
+
 static int part_scaling(void)
 {
 	double total = (double)env_long("SCALE_RATE", 20000);
 	double secs = (double)env_long("SCALE_SECONDS", 5);
 	long counts[16];
 	size_t nc = env_list("SCALE_STREAMS", "1,10,100,1000", counts, 16);
-	double base = 0;
+	double plug[16], ref[16];
+	size_t lo = 0, hi = 0;
 
 	printf("== scaling: %.0f lines/s in total split across N streams, "
-	       "%.0f s each; plugin CPU per line (target: flat)\n",
+	       "%.0f s each; plugin CPU per line (target: flat) beside the "
+	       "reference logger's on the identical load\n",
 	       total, secs);
 	printf("| streams | lines/s each | lines sent | plugin CPU ms (ticks) "
 	       "| plugin CPU ms (schedstat) | ns CPU/line | of which event "
 	       "loop | vs "
-	       "1st row | file p99 ms | missing |\n"
-	       "|---|---|---|---|---|---|---|---|---|---|\n");
+	       "1st row | file p99 ms | missing | reference ns CPU/line | "
+	       "plugin / reference | reference lines per read | reference "
+	       "file p99 ms | reference missing |\n"
+	       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	       "\n");
 	for (size_t k = 0; k < nc; k++) {
 		size_t n = (size_t)counts[k];
-		struct phase p;
-		struct result r;
+		double rate = total / (double)n;
+		struct result r, rr;
 
-		if (phase_open_plugin(&p) != 0)
+		/* The plugin first, then the reference: each alone on the
+		 * machine, with the same load (rate, seconds, line). */
+		if (scale_row(false, n, rate, secs, &r) != 0 ||
+		    scale_row(true, n, rate, secs, &rr) != 0)
 			return -1;
-		if (phase_add_streams(&p, n, 40000) != 0 ||
-		    measure(&p, total / (double)n, secs, &r) != 0) {
-			phase_close(&p);
-			return -1;
-		}
-		if (k == 0)
-			base = r.ns_per_line;
+		plug[k] = r.ns_per_line;
+		ref[k] = rr.ns_per_line;
+		if (counts[k] < counts[lo])
+			lo = k;
+		if (counts[k] > counts[hi])
+			hi = k;
 		printf("| %zu | %.0f | %llu | %.0f | %.1f | %.0f | %.0f | "
 		       "%.2fx "
-		       "| %.1f | %llu |\n",
-		       n, total / (double)n, (unsigned long long)r.ld.sent,
-		       r.cpu_ms, r.cpu_sched_ms, r.ns_per_line,
-		       r.loop_ns_per_line, base > 0 ? r.ns_per_line / base : 0,
-		       r.lat.p99, (unsigned long long)r.missing);
-		print_health(&p);
-		phase_close(&p);
+		       "| %.1f | %llu | %.0f | %.2fx | %.1f | %.1f | %llu |\n",
+		       n, rate, (unsigned long long)r.ld.sent, r.cpu_ms,
+		       r.cpu_sched_ms, r.ns_per_line, r.loop_ns_per_line,
+		       plug[0] > 0 ? r.ns_per_line / plug[0] : 0, r.lat.p99,
+		       (unsigned long long)r.missing, rr.ns_per_line,
+		       rr.ns_per_line > 0 ? r.ns_per_line / rr.ns_per_line : 0,
+		       rr.lines_per_read, rr.lat.p99,
+		       (unsigned long long)rr.missing);
 	}
+	/* The ratio is what the plugin adds; the reference's own curve is
+	 * what one file per stream costs anyone at that split. */
+	if (nc > 0 && ref[lo] > 0 && ref[hi] > 0)
+		printf("plugin / reference: %.2fx at %ld streams, %.2fx at %ld "
+		       "streams; reference's own curve: %.0f ns/line at %ld "
+		       "streams over %.0f at %ld = %.2fx (plugin's: %.2fx)\n",
+		       plug[lo] / ref[lo], counts[lo], plug[hi] / ref[hi],
+		       counts[hi], ref[hi], counts[hi], ref[lo], counts[lo],
+		       ref[hi] / ref[lo],
+		       plug[lo] > 0 ? plug[hi] / plug[lo] : 0);
 	return 0;
 }
 
