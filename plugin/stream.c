@@ -47,6 +47,8 @@ struct stream {
 	struct event *notice_ev;     /* owned: a pending drop notice is due */
 	struct limiter *lim;	     /* owned, NULL without a rate limit */
 	int64_t now_ns;		     /* monotonic time of the current read */
+	int64_t read_ns;	     /* monotonic: the last read(2) */
+	size_t pipe_size;	     /* what the kernel holds for the FIFO */
 	int64_t wait_ns;	     /* the limiter asked to wait this long */
 	bool head_admitted; /* the kept entry passed the limiter already */
 	bool writer_wait;   /* paused until the writer has room */
@@ -248,11 +250,26 @@ static void after_batch(struct stream *s, int rc)
 	}
 }
 
+/*
+ * Would the writer of this FIFO, at the rate it just showed ('got' bytes
+ * in 'interval_ns'), fill half its pipe while the loop pauses?  Then the
+ * pause would stall it, and reads this big need no coalescing anyway.
+ */
+static bool outruns_pause(const struct stream *s, size_t got,
+			  int64_t interval_ns)
+{
+	return interval_ns <= 0 || (double)got * (double)COALESCE_NS >=
+					   (double)(s->pipe_size / 2) *
+						   (double)interval_ns;
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s = arg;
 	size_t want = s->block && s->rbuf->len > BLOCK_READ_MAX ? BLOCK_READ_MAX
 								: s->rbuf->len;
+	int64_t since = s->read_ns;
+	size_t got = 0;
 	int i;
 
 	(void)what;
@@ -279,20 +296,22 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		s->now_ns = diag_now_mono();
+		s->read_ns = s->now_ns;
+		got += (size_t)n;
 		rc = feed(s, (size_t)n);
 		report_bad_frames(s);
 		after_batch(s, rc);
 		if (rc == FRAME_PAUSE)
 			return; /* resume() starts reading again */
 		if ((size_t)n < want) {
-			/* A short read first: the writer is trickling (the
-			 * loop lets it fill the pipe for a moment).  After
-			 * full reads it is flooding and has just been caught
-			 * up with: a pause would stall it on a full pipe. */
-			if (i == 0)
-				s->rbuf->trickled = true;
-			else
+			/* Caught up.  A writer that trickles gets a moment
+			 * to fill its pipe before the next read; one that
+			 * floods and was just caught up with would be
+			 * stalled by that on a full pipe. */
+			if (outruns_pause(s, got, s->now_ns - since))
 				s->rbuf->flooded = true;
+			else
+				s->rbuf->trickled = true;
 			return;
 		}
 	}
@@ -458,6 +477,8 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 	if (rc < 0)
 		goto out;
 	s->fd = rc;
+	rc = fcntl(s->fd, F_GETPIPE_SZ);
+	s->pipe_size = rc > 0 ? (size_t)rc : 65536;
 	s->read_ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable,
 			       s);
 	s->wait_ev = evtimer_new(base, on_wait, s);
