@@ -17,7 +17,9 @@ trap 'kill $pid 2>/dev/null; rm -rf "$d"' EXIT
 i=0
 while [ ! -S "$d/s.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 cid=$(printf '%064d' 0 | tr 0 c)
-info="{\"ContainerID\":\"$cid\",\"Config\":{\"rate-limit\":\"0\",\"max-size\":\"100m\",\"max-file\":\"20\"}}"
+# rate-policy=block: the flooder outruns the disk, and under the default
+# policy a full queue drops lines (the log would never reach SIZE_MB).
+info="{\"ContainerID\":\"$cid\",\"Config\":{\"rate-limit\":\"0\",\"rate-policy\":\"block\",\"max-size\":\"100m\",\"max-file\":\"20\"}}"
 fifo=$d/fifo/$cid
 mkfifo "$fifo"
 exec 9<>"$fifo"
@@ -30,8 +32,14 @@ curl -sf --unix-socket "$d/s.sock" -o /dev/null -d "{\"File\":\"$fifo\"}" \
 	http://plugin/LogDriver.StopLogging
 exec 9>&-
 f=$d/logs/$cid/$cid-json.log
+i=0
 while [ "$(tail -c 200 "$f" 2>/dev/null | grep -c 'x\\n' || true)" -eq 0 ] ||
 	[ "$(du -sm "$d/logs" | cut -f1)" -lt $((SIZE_MB * 9 / 10)) ]; do
+	i=$((i + 1))
+	if [ $i -gt 600 ]; then
+		echo "readlogs: the log is $(du -sm "$d/logs" | cut -f1) MB after 120 s, $SIZE_MB MB expected" >&2
+		exit 1
+	fi
 	sleep 0.2
 done
 sleep 1
