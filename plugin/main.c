@@ -12,7 +12,12 @@
 #include "common/diag.h"
 #include "config/config.h"
 #include "plugin/app.h"
+#include "config/units.h"
 #include "store/writer.h"
+
+/* What --queue-max accepts, in bytes. */
+#define QUEUE_MAX_MIN 64000
+#define QUEUE_MAX_MAX 1000000000
 
 #define RATELOG_VERSION "0.1.0"
 
@@ -32,7 +37,9 @@ static const char usage[] =
 	"  --log-level L     error, warn, info or debug [LOG_LEVEL] (default "
 	"info)\n"
 	"  --idle-timeout S  close API connections that send nothing for S\n"
-	"                    seconds [IDLE_TIMEOUT] (default 120)\n";
+	"                    seconds [IDLE_TIMEOUT] (default 120)\n"
+	"  --queue-max SIZE  bytes a container may have waiting for the disk,\n"
+	"                    64k to 1g [QUEUE_MAX] (default 4 MiB)\n";
 
 struct option_def {
 	const char *flag;
@@ -57,6 +64,8 @@ static int serve(int argc, char **argv)
 	struct app *a = NULL;
 	const char *level = env_or("LOG_LEVEL", "info");
 	const char *idle = env_or("IDLE_TIMEOUT", "120");
+	const char *queue = env_or("QUEUE_MAX", NULL);
+	uint64_t queue_max;
 	char *end = NULL;
 	long idle_sec;
 	char *state_default = NULL;
@@ -69,7 +78,6 @@ static int serve(int argc, char **argv)
 	cfg.log_root = env_or("LOG_ROOT", "/var/log/ratelog");
 	cfg.state_dir = env_or("STATE_DIR", NULL);
 	cfg.fifo_dir = env_or("FIFO_DIR", "/run/docker/logging");
-	cfg.queue_max = WRITER_QUEUE_MAX_DEFAULT;
 
 	const struct option_def defs[] = {
 		{"--socket", "SOCKET", &cfg.socket_path},
@@ -78,6 +86,7 @@ static int serve(int argc, char **argv)
 		{"--fifo-dir", "FIFO_DIR", &cfg.fifo_dir},
 		{"--log-level", "LOG_LEVEL", &level},
 		{"--idle-timeout", "IDLE_TIMEOUT", &idle},
+		{"--queue-max", "QUEUE_MAX", &queue},
 	};
 
 	for (i = 0; i < argc; i++) {
@@ -114,6 +123,19 @@ static int serve(int argc, char **argv)
 		return 2;
 	}
 	cfg.idle_timeout_sec = (int)idle_sec;
+	/* Below 64 kB a flooding container would wake the writer every few
+	 * lines; above 1 GB a thousand of them could take a terabyte. */
+	queue_max = WRITER_QUEUE_MAX_DEFAULT;
+	if (queue != NULL && (units_parse_size(queue, &queue_max) != 0 ||
+			      queue_max < QUEUE_MAX_MIN ||
+			      queue_max > QUEUE_MAX_MAX)) {
+		fprintf(stderr,
+			"ratelog: queue size \"%s\" is not a size from 64k "
+			"to 1g (such as 4m)\n",
+			queue);
+		return 2;
+	}
+	cfg.queue_max = (size_t)queue_max;
 	if (cfg.state_dir == NULL) {
 		if (asprintf(&state_default, "%s/.state", cfg.log_root) < 0)
 			return 1;

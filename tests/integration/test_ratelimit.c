@@ -277,6 +277,83 @@ static void test_bad_values(void **state)
 	assert_int_equal(h_wait_lines(h, id, 1, H_WAIT_MS), 1);
 }
 
+/* The plugin with a 64 kB writer queue per container (QUEUE_MAX). */
+static int setup_small_queue(void **state)
+{
+	setenv("QUEUE_MAX", "64k", 1);
+	*state = h_new(false);
+	unsetenv("QUEUE_MAX");
+	return *state != NULL ? 0 : -1;
+}
+
+/*
+ * 'n' numbered lines as frames in one buffer, written at once: the pipe
+ * fills, and each read of the plugin takes far more than its queue holds.
+ */
+static void flood(struct h_fifo *f, unsigned n)
+{
+	uint8_t *all = NULL;
+	size_t len = 0;
+	size_t cap = 0;
+	char line[128];
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t k = 0;
+		uint8_t *fr;
+
+		line_of(line, sizeof(line), i);
+		fr = h_entry_frame("stdout", h_now_real_ns(), line,
+				   strlen(line), NULL, &k);
+		assert_non_null(fr);
+		if (len + k > cap) {
+			cap = cap * 2 + k + 4096;
+			all = realloc(all, cap);
+			assert_non_null(all);
+		}
+		memcpy(all + len, fr, k);
+		len += k;
+		free(fr);
+	}
+	assert_int_equal(h_write_all(f->fd, all, len), 0);
+	free(all);
+}
+
+/*
+ * A full queue under rate-policy=block: with a 64 kB queue and 2.5 MB
+ * flooded at once, the stream waits for the writer again and again and is
+ * woken each time (the writer wakes the loop only when something waits on
+ * it); every line arrives, in order.  The same flood under the default
+ * policy loses lines to the full queue, so the first case did wait.
+ */
+static void test_full_queue(void **state)
+{
+	enum { N = 20000 };
+	struct harness *h = *state;
+	struct h_fifo f, g;
+	struct tally t;
+	char id[65], id2[65];
+	size_t got;
+
+	start(h, &f, id, "rate-limit=0,rate-policy=block");
+	flood(&f, N);
+	stop(h, &f);
+	assert_int_equal(h_wait_lines(h, id, N, 20000), N);
+	count(h, id, &t);
+	assert_int_equal(t.lines, N);
+	assert_true(t.ordered);
+	assert_int_equal(t.last, N - 1);
+	assert_int_equal(t.notices, 0);
+
+	start(h, &g, id2, "rate-limit=0");
+	flood(&g, N);
+	stop(h, &g);
+	got = h_wait_lines(h, id2, N, 3000);
+	print_message("drop policy: %zu of %d lines\n", got, N);
+	assert_true(got > 0 && got < (size_t)N);
+	count(h, id2, &t);
+	assert_true(t.ordered);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +363,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_full_queue,
+						setup_small_queue, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
