@@ -132,6 +132,7 @@ static int start_stream(struct app *a, const struct start_request *sr,
 	p.sink = sink; /* transferred to the stream, even on failure */
 	p.rbuf = &a->rbuf;
 	p.block = lc.rate_policy == CONFIG_RATE_BLOCK;
+	p.notices = lc.rate_notice;
 	p.resync = resync;
 	p.attrs = attrs;
 	p.attrs_len = attrs_len;

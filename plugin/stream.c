@@ -54,9 +54,14 @@ struct stream {
 	bool writer_wait;   /* paused until the writer has room */
 	bool reattached;    /* opened by a restarted plugin: report the skip */
 	bool block;
+	bool notices;  /* rate-notice: also for lines a full queue lost */
 	bool stopping; /* StopLogging came */
 	bool eof;      /* read() returned 0 */
 	bool ended;    /* end_cb has been called */
+	/* Lines lost to a full queue since the last notice about them. */
+	uint64_t qdrop_lines;
+	uint64_t qdrop_bytes;
+	int64_t qdrop_since_ns; /* monotonic: the first of them */
 	uint64_t reported_bad;
 	struct diag_limit bad_limit;
 	struct stream_stats stats;
@@ -73,7 +78,7 @@ static void write_notice(struct stream *s, int64_t now_ns)
 	n = limiter_notice_take(s->lim, now_ns, text, sizeof(text));
 	if (n == 0)
 		return;
-	/* Not charged to the limiter; a full queue loses it like a line. */
+	/* Not charged to the limiter; a full queue does not refuse it. */
 	if (sink_append_notice(s->sink, text, n) == 0)
 		s->stats.notices++;
 }
@@ -98,6 +103,36 @@ static void report_reattach(struct stream *s)
 	(void)sink_append_notice(s->sink, text,
 				 (size_t)n < sizeof(text) ? (size_t)n
 							  : sizeof(text) - 1);
+}
+
+/*
+ * Say in the container's own log what a full queue cost it, as the limiter
+ * does for its drops: before the next line that gets in, so the notice
+ * stands where the lines are missing, or when the stream ends.
+ */
+static void write_queue_notice(struct stream *s, int64_t now_ns)
+{
+	char text[256];
+	int64_t span = now_ns - s->qdrop_since_ns;
+	int n;
+
+	if (span < 0)
+		span = 0;
+	n = snprintf(text, sizeof(text),
+		     "ratelog: dropped %llu bytes (%llu line%s) in %.1f s: the "
+		     "disk did not keep up and the queue of lines waiting for "
+		     "it (QUEUE_MAX) was full",
+		     (unsigned long long)s->qdrop_bytes,
+		     (unsigned long long)s->qdrop_lines,
+		     s->qdrop_lines == 1 ? "" : "s", (double)span / 1e9);
+	if (s->notices && n > 0 &&
+	    sink_append_notice(s->sink, text,
+					(size_t)n < sizeof(text)
+						? (size_t)n
+						: sizeof(text) - 1) == 0)
+		s->stats.notices++;
+	s->qdrop_lines = 0;
+	s->qdrop_bytes = 0;
 }
 
 static int on_entry(void *arg, const struct log_entry *e)
@@ -126,6 +161,8 @@ static int on_entry(void *arg, const struct log_entry *e)
 		}
 	}
 	s->head_admitted = false;
+	if (s->qdrop_lines > 0 && sink_has_room(s->sink))
+		write_queue_notice(s, s->now_ns);
 	if (sink_append(s->sink, e, s->attrs, s->attrs_len) == 0) {
 		s->stats.entries++;
 		s->stats.queued_lines++;
@@ -141,6 +178,10 @@ static int on_entry(void *arg, const struct log_entry *e)
 	s->stats.entries++;
 	s->stats.dropped_lines++;
 	s->stats.dropped_bytes += e->line_len;
+	if (s->qdrop_lines == 0)
+		s->qdrop_since_ns = s->now_ns;
+	s->qdrop_lines++;
+	s->qdrop_bytes += e->line_len;
 	return FRAME_TAKEN;
 }
 
@@ -202,6 +243,8 @@ static void finish(struct stream *s)
 	report_bad_frames(s);
 	if (s->lim != NULL)
 		write_notice(s, diag_now_mono());
+	if (s->qdrop_lines > 0)
+		write_queue_notice(s, diag_now_mono());
 	event_del(s->read_ev);
 	set_writer_wait(s, false);
 	event_del(s->wait_ev);
@@ -445,6 +488,7 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 	s->sink = p->sink;
 	s->rbuf = p->rbuf;
 	s->block = p->block;
+	s->notices = p->notices;
 	s->end_cb = p->end_cb;
 	s->end_arg = p->end_arg;
 	snprintf(s->container_id, sizeof(s->container_id), "%s",

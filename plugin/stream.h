@@ -79,6 +79,7 @@ struct stream_params {
 	struct sink *sink;	      /* takes this reference */
 	struct stream_readbuf *rbuf;  /* borrowed, outlives the stream */
 	bool block;		      /* pause reading when the sink is full */
+	bool notices;		      /* rate-notice: say what was dropped */
 	const char *attrs;	      /* json-file attrs object, or NULL */
 	size_t attrs_len;
 	const struct limiter_config *limit; /* NULL: no rate limit */

@@ -881,8 +881,8 @@ void sink_unhold(struct sink *s)
 		pthread_cond_signal(&w->wake);
 }
 
-int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
-		size_t attrs_len)
+static int append(struct sink *s, const struct log_entry *e, const char *attrs,
+		  size_t attrs_len, bool force)
 {
 	struct writer *w = s->w;
 	size_t bound = jsonline_encode_bound(e, attrs_len);
@@ -892,7 +892,7 @@ int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
 
 	if (!held)
 		pthread_mutex_lock(&w->lock);
-	if (s->pending.len >= w->queue_max) {
+	if (s->pending.len >= w->queue_max && !force) {
 		s->prog.refused_lines++;
 		rc = -ENOBUFS;
 		goto out;
@@ -914,6 +914,25 @@ out:
 	return rc;
 }
 
+int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
+		size_t attrs_len)
+{
+	return append(s, e, attrs, attrs_len, false);
+}
+
+bool sink_has_room(const struct sink *s)
+{
+	struct writer *w = s->w;
+	bool room;
+
+	if (w->held)
+		return s->pending.len < w->queue_max;
+	pthread_mutex_lock(&w->lock);
+	room = s->pending.len < w->queue_max;
+	pthread_mutex_unlock(&w->lock);
+	return room;
+}
+
 void sink_set_rotation(struct sink *s, const struct sink_rotation *r)
 {
 	pthread_mutex_lock(&s->w->lock);
@@ -926,8 +945,8 @@ int sink_append_notice(struct sink *s, const char *text, size_t len)
 	struct log_entry e;
 
 	notice_entry(&e, text, len);
-	return sink_append(s, &e, WRITER_NOTICE_ATTRS,
-			   sizeof(WRITER_NOTICE_ATTRS) - 1);
+	return append(s, &e, WRITER_NOTICE_ATTRS,
+		      sizeof(WRITER_NOTICE_ATTRS) - 1, true);
 }
 
 bool sink_is_full(const struct sink *s)

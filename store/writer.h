@@ -133,9 +133,14 @@ int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
 
 /*
  * Queue a line of ratelog's own (a drop or re-attach notice): stderr,
- * stamped now, with WRITER_NOTICE_ATTRS.  Returns as sink_append().
+ * stamped now, with WRITER_NOTICE_ATTRS.  A full queue does not refuse it:
+ * it is what says that lines were lost, and there is at most one per
+ * episode of loss.  Returns 0 or -ENOBUFS (no memory).
  */
 int sink_append_notice(struct sink *s, const char *text, size_t len);
+
+/* True when the queue has room for more lines (see sink_hold()). */
+bool sink_has_room(const struct sink *s);
 
 /* How a sink's files are rotated (json-file's max-size, max-file,
  * compress; see store/rotate.h). */

@@ -323,7 +323,8 @@ static void flood(struct h_fifo *f, unsigned n)
  * flooded at once, the stream waits for the writer again and again and is
  * woken each time (the writer wakes the loop only when something waits on
  * it); every line arrives, in order.  The same flood under the default
- * policy loses lines to the full queue, so the first case did wait.
+ * policy loses lines to the full queue, so the first case did wait, and a
+ * notice in the container's log says how many.
  */
 static void test_full_queue(void **state)
 {
@@ -332,6 +333,8 @@ static void test_full_queue(void **state)
 	struct h_fifo f, g;
 	struct tally t;
 	char id[65], id2[65];
+	struct h_lines ls;
+	bool said = false;
 	size_t got;
 
 	start(h, &f, id, "rate-limit=0,rate-policy=block");
@@ -352,6 +355,18 @@ static void test_full_queue(void **state)
 	assert_true(got > 0 && got < (size_t)N);
 	count(h, id2, &t);
 	assert_true(t.ordered);
+	/* And the container's log says so, with the numbers. */
+	assert_true(t.notices >= 1);
+	assert_true(t.lines + t.notices == got);
+	assert_int_equal(h_read_lines(h, id2, &ls), 0);
+	for (size_t i = 0; i < ls.n; i++) {
+		const char *log = ls.v[i].log;
+
+		if (log != NULL && strstr(log, "(QUEUE_MAX) was full") != NULL)
+			said = true;
+	}
+	h_lines_release(&ls);
+	assert_true(said);
 }
 
 int main(void)
