@@ -32,6 +32,8 @@
 /* Reads per wake-up before yielding to other events. */
 #define READS_PER_WAKEUP    8
 #define BAD_FRAME_REPORT_NS (60LL * 1000000000)
+/* A queue notice that is due but finds the queue still full waits this. */
+#define QUEUE_NOTICE_RETRY_NS (100LL * 1000000)
 
 struct stream {
 	char *path;  /* owned */
@@ -62,6 +64,7 @@ struct stream {
 	uint64_t qdrop_lines;
 	uint64_t qdrop_bytes;
 	int64_t qdrop_since_ns; /* monotonic: the first of them */
+	int64_t qdrop_last_ns;	/* monotonic: the latest of them */
 	uint64_t reported_bad;
 	struct diag_limit bad_limit;
 	struct stream_stats stats;
@@ -106,9 +109,29 @@ static void report_reattach(struct stream *s)
 }
 
 /*
+ * When lines lost to a full queue are reported, on the limiter's rhythm
+ * (limiter.h): once the queue has taken lines again for a while after the
+ * last loss, or every LIMITER_NOTICE_INTERVAL_NS while losses go on.  At a
+ * full queue the writer frees room a batch at a time, so lines get in and
+ * are lost by turns, and a notice for each turn would flood the log.
+ * Returns the monotonic time it is due, or INT64_MAX.
+ */
+static int64_t queue_notice_deadline(const struct stream *s)
+{
+	int64_t settle, every;
+
+	if (!s->notices || s->qdrop_lines == 0)
+		return INT64_MAX;
+	settle = s->qdrop_last_ns + LIMITER_NOTICE_SETTLE_NS;
+	every = s->qdrop_since_ns + LIMITER_NOTICE_INTERVAL_NS;
+	return settle < every ? settle : every;
+}
+
+/*
  * Say in the container's own log what a full queue cost it, as the limiter
- * does for its drops: before the next line that gets in, so the notice
- * stands where the lines are missing, or when the stream ends.
+ * does for its drops: before a line that gets in, so the notice stands
+ * near where the lines are missing, from a timer if the container fell
+ * silent, or when the stream ends.
  */
 static void write_queue_notice(struct stream *s, int64_t now_ns)
 {
@@ -161,7 +184,7 @@ static int on_entry(void *arg, const struct log_entry *e)
 		}
 	}
 	s->head_admitted = false;
-	if (s->qdrop_lines > 0 && sink_has_room(s->sink))
+	if (s->now_ns >= queue_notice_deadline(s) && sink_has_room(s->sink))
 		write_queue_notice(s, s->now_ns);
 	if (sink_append(s->sink, e, s->attrs, s->attrs_len) == 0) {
 		s->stats.entries++;
@@ -180,6 +203,7 @@ static int on_entry(void *arg, const struct log_entry *e)
 	s->stats.dropped_bytes += e->line_len;
 	if (s->qdrop_lines == 0)
 		s->qdrop_since_ns = s->now_ns;
+	s->qdrop_last_ns = s->now_ns;
 	s->qdrop_lines++;
 	s->qdrop_bytes += e->line_len;
 	return FRAME_TAKEN;
@@ -285,12 +309,18 @@ static void after_batch(struct stream *s, int rc)
 		else
 			set_writer_wait(s, true);
 	}
-	if (s->lim != NULL) {
-		int64_t deadline = limiter_next_deadline(s->lim);
+	int64_t deadline = s->lim != NULL ? limiter_next_deadline(s->lim)
+					  : INT64_MAX;
+	int64_t queue = queue_notice_deadline(s);
 
-		if (deadline != INT64_MAX)
-			arm_after(s->notice_ev, deadline - s->now_ns);
-	}
+	/* A queue notice that is due waits for room: look again later,
+	 * not in a tight loop of timers. */
+	if (queue != INT64_MAX && queue <= s->now_ns)
+		queue = s->now_ns + QUEUE_NOTICE_RETRY_NS;
+	if (queue < deadline)
+		deadline = queue;
+	if (deadline != INT64_MAX)
+		arm_after(s->notice_ev, deadline - s->now_ns);
 }
 
 /*
@@ -428,8 +458,10 @@ static void on_notice(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->ended)
 		return;
-	if (limiter_notice_due(s->lim, now))
+	if (s->lim != NULL && limiter_notice_due(s->lim, now))
 		write_notice(s, now);
+	if (now >= queue_notice_deadline(s) && sink_has_room(s->sink))
+		write_queue_notice(s, now);
 	s->now_ns = now;
 	after_batch(s, 0);
 }
