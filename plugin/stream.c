@@ -300,6 +300,9 @@ static void arm_after(struct event *ev, int64_t ns)
  */
 static void after_batch(struct stream *s, int rc)
 {
+	int64_t deadline;
+	int64_t queue;
+
 	if (rc == FRAME_PAUSE) {
 		event_del(s->read_ev); /* until resume() */
 		if (s->wait_ns > 0)
@@ -309,10 +312,8 @@ static void after_batch(struct stream *s, int rc)
 		else
 			set_writer_wait(s, true);
 	}
-	int64_t deadline = s->lim != NULL ? limiter_next_deadline(s->lim)
-					  : INT64_MAX;
-	int64_t queue = queue_notice_deadline(s);
-
+	deadline = s->lim != NULL ? limiter_next_deadline(s->lim) : INT64_MAX;
+	queue = queue_notice_deadline(s);
 	/* A queue notice that is due waits for room: look again later,
 	 * not in a tight loop of timers. */
 	if (queue != INT64_MAX && queue <= s->now_ns)
