@@ -54,6 +54,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=tests/e2e/lib.sh
 . tests/e2e/lib.sh
+# shellcheck source=bench/median.sh
+. bench/median.sh
 
 # lib.sh's messages, under this script's name.
 e2e_log() {
@@ -321,13 +323,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 
 paste -d' ' "$E2E_TMP/json.txt" "$E2E_TMP/ratelog.txt" | awk -v n="$N" \
-	-v l="$L" -v hz="$HZ" '
-function median(a, k,    i, j, t) {
-	for (i = 1; i <= k; i++)
-		for (j = i + 1; j <= k; j++)
-			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-}
+	-v l="$L" -v hz="$HZ" "$MEDIAN_AWK"'
 function verdict(ok) { return ok ? "met" : "MISSED" }
 {
 	k++

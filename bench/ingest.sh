@@ -15,6 +15,8 @@
 #
 #   bench/ingest.sh BIN FLOOD DIR N L
 set -eu
+# shellcheck source=bench/median.sh
+. "$(dirname "$0")/median.sh"
 BIN=$1 FLOOD=$2 DIR=$3 N=$4 L=$5
 ROUNDS=${ROUNDS:-5}
 d=$DIR/ingest.$$
@@ -118,13 +120,7 @@ report() {
 	hz=$(getconf CLK_TCK)
 	# Per round: plugin MB/s, lines/s, ns CPU/line; dd MB/s.  Then medians.
 	paste -d' ' "$d/plugin.txt" "$d/dd.txt" | awk -v n="$N" -v l="$L" \
-		-v hz="$hz" -v rounds="$ROUNDS" '
-	function median(a, k,    i, j, t) {
-		for (i = 1; i <= k; i++)
-			for (j = i + 1; j <= k; j++)
-				if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-	}
+		-v hz="$hz" -v rounds="$ROUNDS" "$MEDIAN_AWK"'
 	{
 		k++
 		pm[k] = $2 / ($1 / 1e9) / 1e6

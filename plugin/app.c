@@ -326,8 +326,7 @@ static void want_notify(struct app *a)
 {
 	bool want = a->rbuf.writer_waits > 0 || a->n_readers > 0;
 
-	if (want == atomic_load_explicit(&a->want_notify,
-					 memory_order_relaxed))
+	if (want == atomic_load_explicit(&a->want_notify, memory_order_relaxed))
 		return;
 	atomic_store(&a->want_notify, want);
 	if (want)

@@ -11,8 +11,8 @@
 
 #include "common/diag.h"
 #include "config/config.h"
-#include "plugin/app.h"
 #include "config/units.h"
+#include "plugin/app.h"
 #include "store/writer.h"
 
 /* What --queue-max accepts, in bytes. */
@@ -126,9 +126,9 @@ static int serve(int argc, char **argv)
 	/* Below 64 kB a flooding container would wake the writer every few
 	 * lines; above 1 GB a thousand of them could take a terabyte. */
 	queue_max = WRITER_QUEUE_MAX_DEFAULT;
-	if (queue != NULL && (units_parse_size(queue, &queue_max) != 0 ||
-			      queue_max < QUEUE_MAX_MIN ||
-			      queue_max > QUEUE_MAX_MAX)) {
+	if (queue != NULL &&
+	    (units_parse_size(queue, &queue_max) != 0 ||
+	     queue_max < QUEUE_MAX_MIN || queue_max > QUEUE_MAX_MAX)) {
 		fprintf(stderr,
 			"ratelog: queue size \"%s\" is not a size from 64k "
 			"to 1g (such as 4m)\n",

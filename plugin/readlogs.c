@@ -62,8 +62,8 @@ struct readlogs {
 	struct evhttp_request *req;	/* evhttp's; NULL once it closed */
 	struct evhttp_connection *conn; /* borrowed from req */
 	struct readlogs *next;		/* app->readers */
-	struct rl_shared *sh;	/* shared with the worker */
-	struct event *ready_ev; /* owned */
+	struct rl_shared *sh;		/* shared with the worker */
+	struct event *ready_ev;		/* owned */
 	char id[65];
 	bool follow;
 	bool in_flight;	  /* a chunk is on its way to the client */

@@ -36,9 +36,9 @@ struct conn {
 };
 
 struct server {
-	struct evhttp *http;	 /* owned */
-	struct event *learn_ev;	 /* owned */
-	struct conn *conns;	 /* owned, oldest first */
+	struct evhttp *http;	/* owned */
+	struct event *learn_ev; /* owned */
+	struct conn *conns;	/* owned, oldest first */
 	size_t n_conns;
 	size_t cap_conns;
 	unsigned long evicted;

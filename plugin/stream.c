@@ -139,6 +139,8 @@ static void write_queue_notice(struct stream *s, int64_t now_ns)
 	int64_t span = now_ns - s->qdrop_since_ns;
 	int n;
 
+	if (!s->notices)
+		goto out;
 	if (span < 0)
 		span = 0;
 	n = snprintf(text, sizeof(text),
@@ -148,12 +150,12 @@ static void write_queue_notice(struct stream *s, int64_t now_ns)
 		     (unsigned long long)s->qdrop_bytes,
 		     (unsigned long long)s->qdrop_lines,
 		     s->qdrop_lines == 1 ? "" : "s", (double)span / 1e9);
-	if (s->notices && n > 0 &&
-	    sink_append_notice(s->sink, text,
+	if (n > 0 && sink_append_notice(s->sink, text,
 					(size_t)n < sizeof(text)
 						? (size_t)n
 						: sizeof(text) - 1) == 0)
 		s->stats.notices++;
+out:
 	s->qdrop_lines = 0;
 	s->qdrop_bytes = 0;
 }
@@ -184,7 +186,7 @@ static int on_entry(void *arg, const struct log_entry *e)
 		}
 	}
 	s->head_admitted = false;
-	if (s->now_ns >= queue_notice_deadline(s) && sink_has_room(s->sink))
+	if (s->now_ns >= queue_notice_deadline(s) && !sink_is_full(s->sink))
 		write_queue_notice(s, s->now_ns);
 	if (sink_append(s->sink, e, s->attrs, s->attrs_len) == 0) {
 		s->stats.entries++;
@@ -332,9 +334,9 @@ static void after_batch(struct stream *s, int rc)
 static bool outruns_pause(const struct stream *s, size_t got,
 			  int64_t interval_ns)
 {
-	return interval_ns <= 0 || (double)got * (double)COALESCE_NS >=
-					   (double)(s->pipe_size / 2) *
-						   (double)interval_ns;
+	return interval_ns <= 0 ||
+	       (double)got * (double)COALESCE_NS >=
+		       (double)(s->pipe_size / 2) * (double)interval_ns;
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -357,7 +359,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
-				return; /* nothing more now: wait for readable */
+				return; /* nothing more now: wait for readable
+					 */
 			diag(DIAG_ERROR, "container %.12s: reading %s: %s",
 			     s->container_id, s->path, strerror(errno));
 			s->eof = true;
@@ -461,7 +464,7 @@ static void on_notice(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (s->lim != NULL && limiter_notice_due(s->lim, now))
 		write_notice(s, now);
-	if (now >= queue_notice_deadline(s) && sink_has_room(s->sink))
+	if (now >= queue_notice_deadline(s) && !sink_is_full(s->sink))
 		write_queue_notice(s, now);
 	s->now_ns = now;
 	after_batch(s, 0);
@@ -478,11 +481,10 @@ static int open_fifo(const char *path, char *err, size_t err_len)
 	 * after one would update its atime too, an inode write per read
 	 * where the FIFO lives on a disk filesystem.  It needs the file's
 	 * owner or CAP_FOWNER; without, open as usual. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW |
-				O_NOATIME);
+	fd = open(path,
+		  O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
 	if (fd == -1 && errno == EPERM)
-		fd = open(path,
-			  O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1) {
 		int e = errno;
 
@@ -564,8 +566,8 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 	s->fd = rc;
 	rc = fcntl(s->fd, F_GETPIPE_SZ);
 	s->pipe_size = rc > 0 ? (size_t)rc : 65536;
-	s->read_ev = event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable,
-			       s);
+	s->read_ev =
+		event_new(base, s->fd, EV_READ | EV_PERSIST, on_readable, s);
 	s->wait_ev = evtimer_new(base, on_wait, s);
 	s->notice_ev = evtimer_new(base, on_notice, s);
 	if (s->read_ev == NULL || s->wait_ev == NULL || s->notice_ev == NULL) {

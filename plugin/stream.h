@@ -48,7 +48,7 @@ struct stream_stats {
 	uint64_t dropped_bytes;
 	uint64_t rate_dropped_lines; /* over the rate limit (drop policy) */
 	uint64_t rate_dropped_bytes;
-	uint64_t notices;	     /* drop notices written */
+	uint64_t notices;	/* drop notices written */
 	uint64_t bad_frames;	/* malformed frames met */
 	uint64_t skipped_bytes; /* bytes skipped while resynchronising */
 };
@@ -58,8 +58,8 @@ struct stream_stats {
 struct stream_readbuf {
 	uint8_t *data; /* owned by whoever set it up */
 	size_t len;
-	bool trickled; /* a read found less than it asked for */
-	bool flooded;  /* a stream had more than a wake-up's reads */
+	bool trickled;	       /* a read found less than it asked for */
+	bool flooded;	       /* a stream had more than a wake-up's reads */
 	unsigned writer_waits; /* streams paused until the writer has room */
 	int64_t turn_start_ns; /* monotonic: this turn's first read, or 0 */
 	int64_t turn_end_ns;   /* monotonic: when the last turn ended */
@@ -74,17 +74,17 @@ struct stream_readbuf {
 void stream_pace(struct stream_readbuf *rb);
 
 struct stream_params {
-	const char *path;	      /* the FIFO, already syntax-checked */
-	const char *container_id;     /* 64 hex digits */
-	struct sink *sink;	      /* takes this reference */
-	struct stream_readbuf *rbuf;  /* borrowed, outlives the stream */
-	bool block;		      /* pause reading when the sink is full */
-	bool notices;		      /* rate-notice: say what was dropped */
-	const char *attrs;	      /* json-file attrs object, or NULL */
+	const char *path;	     /* the FIFO, already syntax-checked */
+	const char *container_id;    /* 64 hex digits */
+	struct sink *sink;	     /* takes this reference */
+	struct stream_readbuf *rbuf; /* borrowed, outlives the stream */
+	bool block;		     /* pause reading when the sink is full */
+	bool notices;		     /* rate-notice: say what was dropped */
+	const char *attrs;	     /* json-file attrs object, or NULL */
 	size_t attrs_len;
 	const struct limiter_config *limit; /* NULL: no rate limit */
-	struct node_budget *node;     /* borrowed, NULL: no node budget */
-	bool resync;		      /* the first bytes may be mid-frame */
+	struct node_budget *node;	    /* borrowed, NULL: no node budget */
+	bool resync; /* the first bytes may be mid-frame */
 	stream_end_cb *end_cb;
 	void *end_arg;
 };

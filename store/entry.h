@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 struct log_entry {
-	const char *source;	/* "stdout" / "stderr", not NUL-terminated */
+	const char *source; /* "stdout" / "stderr", not NUL-terminated */
 	size_t source_len;
-	int64_t time_nano;	/* Unix time in ns, UTC */
-	const uint8_t *line;	/* the bytes, without the trailing newline */
+	int64_t time_nano;   /* Unix time in ns, UTC */
+	const uint8_t *line; /* the bytes, without the trailing newline */
 	size_t line_len;
 	bool partial;		/* a chunk of a line longer than 16 KiB */
 	bool partial_last;	/* the final chunk of that line */

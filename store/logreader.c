@@ -28,8 +28,8 @@ struct lr_file {
 };
 
 struct logreader {
-	char *path; /* owned: the current file */
-	struct rotate_lock *lock; /* borrowed, or &own_lock */
+	char *path;		     /* owned: the current file */
+	struct rotate_lock *lock;    /* borrowed, or &own_lock */
 	struct rotate_lock own_lock; /* for a log nothing rotates */
 	/* Rotated files, oldest first, opened together with the current one
 	 * under the lock, so a rotation while we read renames nothing under
@@ -49,8 +49,8 @@ struct logreader {
 	bool follow;
 	bool positioned; /* the Tail start has been found */
 	bool until_met;
-	bool skipping; /* inside a line longer than LINE_MAX_BYTES */
-	bool starting; /* the next rotated file has not been read yet */
+	bool skipping;	     /* inside a line longer than LINE_MAX_BYTES */
+	bool starting;	     /* the next rotated file has not been read yet */
 	uint64_t skip_lines; /* lines of this file before Tail's start */
 	char *buf;	     /* owned: READ_BYTES of file data */
 	size_t buf_off;	     /* next unparsed byte in buf */
@@ -457,8 +457,8 @@ static ssize_t read_some(struct logreader *r)
 		/* Read before the file: once the count has moved on from the
 		 * one this file belongs to, the writer will not write to it
 		 * again, and a read that meets its end has drained it. */
-		uint64_t seen = r->follow ? rotate_count(r->lock)
-					  : r->rotations;
+		uint64_t seen =
+			r->follow ? rotate_count(r->lock) : r->rotations;
 		size_t want = READ_BYTES;
 
 		if (!r->follow) {

@@ -35,14 +35,15 @@ struct logreader_params {
 };
 
 /* Called per entry, oldest first.  The entry's text is as stored: it ends
- * with a newline wherever a line ended (not after a partial chunk).  Returns 0 to go on, non-zero to stop
- * after this entry (logreader_read() then returns LOGREADER_MORE). */
+ * with a newline wherever a line ended (not after a partial chunk).  Returns 0
+ * to go on, non-zero to stop after this entry (logreader_read() then returns
+ * LOGREADER_MORE). */
 typedef int logreader_entry_cb(void *arg, const struct log_entry *e);
 
 enum logreader_status {
-	LOGREADER_MORE = 0,  /* stopped by the callback; call again */
+	LOGREADER_MORE = 0,   /* stopped by the callback; call again */
 	LOGREADER_AT_END = 1, /* everything in the file so far was read */
-	LOGREADER_UNTIL = 2, /* an entry past Until was met: the end */
+	LOGREADER_UNTIL = 2,  /* an entry past Until was met: the end */
 };
 
 /*

@@ -920,19 +920,6 @@ int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
 	return append(s, e, attrs, attrs_len, false);
 }
 
-bool sink_has_room(const struct sink *s)
-{
-	struct writer *w = s->w;
-	bool room;
-
-	if (w->held)
-		return s->pending.len < w->queue_max;
-	pthread_mutex_lock(&w->lock);
-	room = s->pending.len < w->queue_max;
-	pthread_mutex_unlock(&w->lock);
-	return room;
-}
-
 void sink_set_rotation(struct sink *s, const struct sink_rotation *r)
 {
 	pthread_mutex_lock(&s->w->lock);
@@ -954,6 +941,8 @@ bool sink_is_full(const struct sink *s)
 	struct writer *w = s->w;
 	bool full;
 
+	if (w->held)
+		return s->pending.len >= w->queue_max;
 	pthread_mutex_lock(&w->lock);
 	full = s->pending.len >= w->queue_max;
 	pthread_mutex_unlock(&w->lock);

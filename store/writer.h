@@ -117,8 +117,8 @@ void sink_release(struct sink *s);
  * Hold the writer's lock across a batch of sink_append() and
  * sink_append_notice() calls (the entries of one read): one lock and at
  * most one wake-up of the writer thread per batch instead of per line.
- * Loop thread only; call nothing else of the writer in between, and keep
- * the batch short (the writer waits for it).
+ * Loop thread only; call nothing else of the writer in between but
+ * sink_is_full(), and keep the batch short (the writer waits for it).
  */
 void sink_hold(struct sink *s);
 void sink_unhold(struct sink *s);
@@ -139,9 +139,6 @@ int sink_append(struct sink *s, const struct log_entry *e, const char *attrs,
  */
 int sink_append_notice(struct sink *s, const char *text, size_t len);
 
-/* True when the queue has room for more lines (see sink_hold()). */
-bool sink_has_room(const struct sink *s);
-
 /* How a sink's files are rotated (json-file's max-size, max-file,
  * compress; see store/rotate.h). */
 struct sink_rotation {
@@ -156,7 +153,8 @@ struct sink_rotation {
  */
 void sink_set_rotation(struct sink *s, const struct sink_rotation *r);
 
-/* True when pending bytes are at or above the limit. */
+/* True when pending bytes are at or above the limit (also inside a
+ * sink_hold()). */
 bool sink_is_full(const struct sink *s);
 
 /* A snapshot of the counters (safe from the loop thread at any time). */

@@ -42,13 +42,11 @@ static void test_name(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(rotate_name(buf, sizeof(buf), "/x/a-json.log", 3,
-				     false),
-			 0);
+	assert_int_equal(
+		rotate_name(buf, sizeof(buf), "/x/a-json.log", 3, false), 0);
 	assert_string_equal(buf, "/x/a-json.log.3");
-	assert_int_equal(rotate_name(buf, sizeof(buf), "/x/a-json.log", 1,
-				     true),
-			 0);
+	assert_int_equal(
+		rotate_name(buf, sizeof(buf), "/x/a-json.log", 1, true), 0);
 	assert_string_equal(buf, "/x/a-json.log.1.gz");
 	assert_int_equal(rotate_name(buf, 8, "/x/a-json.log", 1, true),
 			 -ENAMETOOLONG);
