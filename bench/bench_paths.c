@@ -7,7 +7,7 @@
  *   encode frame decode -> limiter admits -> json-file encode -> write(2)
  *          in 1 MiB batches to a file, all on one thread: the work alone
  *   write  the plugin's own write path: frame decode -> limiter admits ->
- *          sink_append() (one hold of the writer's lock per 1 MiB read, as
+ *          sink_append() (one batch, sink_hold(), per 1 MiB read, as
  *          stream.c does) -> the writer thread's batched write(2)
  *
  * Prints ns/line for each and the ratio write/drop; the drop path must be
@@ -71,7 +71,7 @@ static int on_entry(void *arg, const struct log_entry *e)
 		while (sink_append(c->sink, e, NULL, 0) != 0) {
 			struct timespec ts = {0, 50000};
 
-			sink_unhold(c->sink);
+			sink_unhold(c->sink, true);
 			nanosleep(&ts, NULL);
 			sink_hold(c->sink);
 		}
@@ -135,7 +135,7 @@ static double run(const uint8_t *frames, size_t n, uint64_t rate, int fd,
 				sink_hold(c.sink);
 			frame_decoder_feed(d, frames + off, k, on_entry, &c);
 			if (c.sink != NULL)
-				sink_unhold(c.sink);
+				sink_unhold(c.sink, true);
 		}
 		flush(&c);
 		while (c.sink != NULL && !sink_is_idle(c.sink)) {

@@ -211,14 +211,17 @@ static int on_entry(void *arg, const struct log_entry *e)
 	return FRAME_TAKEN;
 }
 
-/* The entries of one read go to the sink under one hold of its lock. */
-static int feed(struct stream *s, size_t n)
+/*
+ * The entries of one read go to the sink as one batch; 'wake': wake the
+ * writer thread now, or leave it to sink_wake().
+ */
+static int feed(struct stream *s, size_t n, bool wake)
 {
 	int rc;
 
 	sink_hold(s->sink);
 	rc = frame_decoder_feed(s->dec, s->rbuf->data, n, on_entry, s);
-	sink_unhold(s->sink);
+	sink_unhold(s->sink, wake);
 	return rc;
 }
 
@@ -339,6 +342,11 @@ static bool outruns_pause(const struct stream *s, size_t got,
 		       (double)(s->pipe_size / 2) * (double)interval_ns;
 }
 
+/*
+ * Up to READS_PER_WAKEUP reads.  The writer thread is woken once, at the
+ * end: with a flood it then takes every read's lines at once, instead of
+ * waking (and preempting the loop on two CPUs) after each read.
+ */
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s = arg;
@@ -359,27 +367,25 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
-				return; /* nothing more now: wait for readable
-					 */
+				goto out; /* nothing more now: wait for readable
+					   */
 			diag(DIAG_ERROR, "container %.12s: reading %s: %s",
 			     s->container_id, s->path, strerror(errno));
 			s->eof = true;
-			finish(s);
-			return;
+			goto end;
 		}
 		if (n == 0) {
 			s->eof = true;
-			finish(s);
-			return;
+			goto end;
 		}
 		s->now_ns = diag_now_mono();
 		s->read_ns = s->now_ns;
 		got += (size_t)n;
-		rc = feed(s, (size_t)n);
+		rc = feed(s, (size_t)n, false);
 		report_bad_frames(s);
 		after_batch(s, rc);
 		if (rc == FRAME_PAUSE)
-			return; /* resume() starts reading again */
+			goto out; /* resume() starts reading again */
 		if ((size_t)n < want) {
 			/* Caught up.  A writer that trickles gets a moment
 			 * to fill its pipe before the next read; one that
@@ -389,10 +395,16 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 				s->rbuf->flooded = true;
 			else
 				s->rbuf->trickled = true;
-			return;
+			goto out;
 		}
 	}
 	s->rbuf->flooded = true; /* more waits: read again next turn */
+out:
+	sink_wake(s->sink);
+	return;
+end:
+	sink_wake(s->sink);
+	finish(s);
 }
 
 void stream_pace(struct stream_readbuf *rb)
@@ -424,7 +436,7 @@ static void resume(struct stream *s)
 	s->now_ns = diag_now_mono();
 	sink_hold(s->sink);
 	rc = frame_decoder_resume(s->dec, on_entry, s);
-	sink_unhold(s->sink);
+	sink_unhold(s->sink, true);
 	after_batch(s, rc);
 	if (rc == FRAME_PAUSE)
 		return;
@@ -599,7 +611,7 @@ void stream_drain(struct stream *s)
 			break;
 		budget = (size_t)n > budget ? 0 : budget - (size_t)n;
 		s->now_ns = diag_now_mono();
-		if (feed(s, (size_t)n) == FRAME_PAUSE)
+		if (feed(s, (size_t)n, true) == FRAME_PAUSE)
 			break;
 	}
 	report_bad_frames(s);

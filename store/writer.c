@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One writer thread for every sink.  The loop and the thread share one
- * mutex, held only to append an encoded line or to swap a sink's pending
- * buffer with the thread's out buffer: the write(2) itself runs unlocked, so
- * a stalled disk never holds the loop.
+ * One writer thread for every sink.  Each sink has three buffers: the loop
+ * encodes a batch of lines into 'fill' without any lock, hands it over to
+ * 'pending' under the writer's mutex, and the thread swaps 'pending' with
+ * 'out' under the mutex and writes 'out' unlocked.  So the mutex is held
+ * only for a swap or a copy, the loop and the thread do not wait for each
+ * other's encoding or writing, and a stalled disk never holds the loop.
  */
 #include "store/writer.h"
 
@@ -46,7 +48,7 @@ struct sink {
 
 	/* Guarded by w->lock. */
 	int refs;		   /* loop-side references */
-	struct buf pending;	   /* appended by the loop, not yet taken */
+	struct buf pending;	   /* handed over by the loop, not yet taken */
 	bool queued;		   /* on w->dirty */
 	struct sink_progress prog; /* see writer.h */
 	struct sink *next;	   /* w->sinks */
@@ -54,6 +56,13 @@ struct sink {
 	struct sink_rotation rot;  /* see sink_set_rotation() */
 	bool compressing;	   /* a compression job runs for this sink */
 	struct rotate_lock rlock;  /* shared with readers: see rotate.h */
+
+	/* Loop thread only: the batch being encoded (sink_hold()). */
+	struct buf fill;
+	bool held;
+	size_t held_pending;   /* pending.len when the batch began */
+	uint64_t held_refused; /* lines refused in this batch */
+	bool wake_due;	       /* handed over, the writer not woken yet */
 
 	/* Writer thread only. */
 	struct buf out; /* the batch being written */
@@ -103,9 +112,6 @@ struct writer {
 	uint64_t max_disk;
 	int64_t keep_stopped_ns;
 	struct job **jobs_tail; /* guarded by lock */
-	/* Loop thread only: it holds 'lock' across a batch (sink_hold()). */
-	bool held;
-	bool wake_due; /* guarded by lock: signal 'wake' at sink_unhold() */
 };
 
 static void buf_release(struct buf *b)
@@ -141,6 +147,7 @@ static void sink_free(struct sink *s)
 		return;
 	if (s->fd != -1)
 		close(s->fd);
+	buf_release(&s->fill);
 	buf_release(&s->pending);
 	buf_release(&s->out);
 	rotate_lock_destroy(&s->rlock);
@@ -149,21 +156,21 @@ static void sink_free(struct sink *s)
 	free(s);
 }
 
-/* Caller holds w->lock. */
-static void queue_dirty(struct writer *w, struct sink *s)
+/*
+ * Caller holds w->lock.  True when the sink was not queued yet: the caller
+ * then signals w->wake once it has let go of the lock (the thread sleeps
+ * only with nothing queued, so a sink already queued needs no signal, and
+ * woken under the lock it would only wait for it).
+ */
+static bool queue_dirty(struct writer *w, struct sink *s)
 {
 	if (s->queued)
-		return;
+		return false;
 	s->queued = true;
 	s->dirty_next = NULL;
 	*w->dirty_tail = s;
 	w->dirty_tail = &s->dirty_next;
-	/* Woken inside a held batch, the writer would only wait for the
-	 * lock: it is woken when the batch lets go. */
-	if (w->held)
-		w->wake_due = true;
-	else
-		pthread_cond_signal(&w->wake);
+	return true;
 }
 
 /* Caller holds w->lock. */
@@ -849,6 +856,7 @@ int writer_sink_get(struct writer *w, const char *container_id,
 void sink_release(struct sink *s)
 {
 	struct writer *w;
+	bool wake = false;
 
 	if (s == NULL)
 		return;
@@ -857,8 +865,10 @@ void sink_release(struct sink *s)
 	s->refs--;
 	/* The writer thread frees it once whatever is pending is written. */
 	if (s->refs == 0)
-		queue_dirty(w, s);
+		wake = queue_dirty(w, s);
 	pthread_mutex_unlock(&w->lock);
+	if (wake)
+		pthread_cond_signal(&w->wake);
 }
 
 void sink_hold(struct sink *s)
@@ -866,51 +876,94 @@ void sink_hold(struct sink *s)
 	struct writer *w = s->w;
 
 	pthread_mutex_lock(&w->lock);
-	w->held = true;
+	s->held_pending = s->pending.len;
+	pthread_mutex_unlock(&w->lock);
+	s->held = true;
 }
 
-void sink_unhold(struct sink *s)
+/*
+ * Caller holds w->lock: move the batch in 'fill' to the end of 'pending'.
+ * The writer usually has taken 'pending' already, and then the two
+ * buffers just change places.  True when the writer needs a signal.
+ */
+static bool hand_over(struct writer *w, struct sink *s)
+{
+	size_t n = s->fill.len;
+	struct buf tmp;
+
+	s->prog.refused_lines += s->held_refused;
+	s->held_refused = 0;
+	if (n == 0)
+		return false;
+	if (s->pending.len == 0) {
+		tmp = s->pending;
+		s->pending = s->fill;
+		s->fill = tmp;
+	} else if (buf_reserve(&s->pending, n) == 0) {
+		memcpy(s->pending.data + s->pending.len, s->fill.data, n);
+		s->pending.len += n;
+		s->fill.len = 0;
+	} else {
+		/* No memory for the copy: refused, as sink_append() would
+		 * have refused them had it known. */
+		s->prog.refused_lines += count_lines(s->fill.data, n);
+		s->fill.len = 0;
+		return false;
+	}
+	s->prog.appended_bytes += n;
+	/* What a flood left here goes once batches are small again, as the
+	 * writer does with its two (KEEP_CAPACITY). */
+	if (s->fill.cap > KEEP_CAPACITY && n < s->fill.cap / 4)
+		buf_release(&s->fill);
+	return queue_dirty(w, s);
+}
+
+void sink_unhold(struct sink *s, bool wake)
 {
 	struct writer *w = s->w;
-	bool wake = w->wake_due;
 
-	w->wake_due = false;
-	w->held = false;
+	s->held = false;
+	pthread_mutex_lock(&w->lock);
+	if (hand_over(w, s))
+		s->wake_due = true;
 	pthread_mutex_unlock(&w->lock);
 	if (wake)
-		pthread_cond_signal(&w->wake);
+		sink_wake(s);
+}
+
+void sink_wake(struct sink *s)
+{
+	if (!s->wake_due)
+		return;
+	s->wake_due = false;
+	pthread_cond_signal(&s->w->wake);
 }
 
 static int append(struct sink *s, const struct log_entry *e, const char *attrs,
 		  size_t attrs_len, bool force)
 {
 	struct writer *w = s->w;
-	size_t bound = jsonline_encode_bound(e, attrs_len);
-	bool held = w->held;
-	size_t n;
+	bool held = s->held;
 	int rc = 0;
 
 	if (!held)
-		pthread_mutex_lock(&w->lock);
-	if (s->pending.len >= w->queue_max && !force) {
-		s->prog.refused_lines++;
+		sink_hold(s);
+	if (s->held_pending + s->fill.len >= w->queue_max && !force) {
+		s->held_refused++;
 		rc = -ENOBUFS;
 		goto out;
 	}
-	rc = buf_reserve(&s->pending, bound);
+	rc = buf_reserve(&s->fill, jsonline_encode_bound(e, attrs_len));
 	if (rc != 0) {
-		s->prog.refused_lines++;
+		s->held_refused++;
 		rc = -ENOBUFS;
 		goto out;
 	}
-	n = jsonline_encode(s->pending.data + s->pending.len, e, attrs,
-			    attrs_len);
-	s->pending.len += n;
-	s->prog.appended_bytes += n;
-	queue_dirty(w, s);
+	s->fill.len += jsonline_encode(s->fill.data + s->fill.len, e, attrs,
+				       attrs_len);
 out:
 	if (!held)
-		pthread_mutex_unlock(&w->lock);
+		sink_unhold(s, true);
 	return rc;
 }
 
@@ -941,8 +994,8 @@ bool sink_is_full(const struct sink *s)
 	struct writer *w = s->w;
 	bool full;
 
-	if (w->held)
-		return s->pending.len >= w->queue_max;
+	if (s->held)
+		return s->held_pending + s->fill.len >= w->queue_max;
 	pthread_mutex_lock(&w->lock);
 	full = s->pending.len >= w->queue_max;
 	pthread_mutex_unlock(&w->lock);

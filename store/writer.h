@@ -114,14 +114,19 @@ int writer_sink_get(struct writer *w, const char *container_id,
 void sink_release(struct sink *s);
 
 /*
- * Hold the writer's lock across a batch of sink_append() and
- * sink_append_notice() calls (the entries of one read): one lock and at
- * most one wake-up of the writer thread per batch instead of per line.
- * Loop thread only; call nothing else of the writer in between but
- * sink_is_full(), and keep the batch short (the writer waits for it).
+ * Batch the sink_append() and sink_append_notice() calls of one read: they
+ * encode into a buffer of the loop's own, and sink_unhold() hands the batch
+ * to the writer thread under one short hold of its lock.  No lock is held
+ * in between, so the thread goes on writing the previous batch meanwhile.
+ * With 'wake' false the thread is not woken yet: a caller about to read
+ * more of a flood calls sink_wake() after its last batch, and the thread
+ * takes them all with one wake-up (each costs both threads a context
+ * switch).  Loop thread only; outside a batch each append is a batch of
+ * its own, and wakes the thread.
  */
 void sink_hold(struct sink *s);
-void sink_unhold(struct sink *s);
+void sink_unhold(struct sink *s, bool wake);
+void sink_wake(struct sink *s);
 
 /*
  * Encode 'e' as a json-file line (with 'attrs', a rendered JSON object or
