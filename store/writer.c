@@ -23,6 +23,12 @@
 #include "store/jsonline.h"
 #include "store/rotate.h"
 
+/*
+ * A batch kept for more (sink_unhold(s, false)) is handed over once it is
+ * this big, or a quarter of the queue: a writer thread left asleep while
+ * the queue fills would have lines refused for nothing.
+ */
+#define HANDOVER_MAX (512 * 1024)
 /* A buffer bigger than this is freed once its sink has caught up. */
 #define KEEP_CAPACITY (256 * 1024)
 #define MIN_CAPACITY  (16 * 1024)
@@ -57,12 +63,12 @@ struct sink {
 	bool compressing;	   /* a compression job runs for this sink */
 	struct rotate_lock rlock;  /* shared with readers: see rotate.h */
 
-	/* Loop thread only: the batch being encoded (sink_hold()). */
+	/* Loop thread only: lines encoded and not handed over yet (the batch
+	 * of a sink_hold(), and what sink_unhold(s, false) kept). */
 	struct buf fill;
 	bool held;
 	size_t held_pending;   /* pending.len when the batch began */
 	uint64_t held_refused; /* lines refused in this batch */
-	bool wake_due;	       /* handed over, the writer not woken yet */
 
 	/* Writer thread only. */
 	struct buf out; /* the batch being written */
@@ -921,22 +927,26 @@ static bool hand_over(struct writer *w, struct sink *s)
 void sink_unhold(struct sink *s, bool wake)
 {
 	struct writer *w = s->w;
+	size_t most = w->queue_max / 4 < HANDOVER_MAX ? w->queue_max / 4
+						      : HANDOVER_MAX;
 
 	s->held = false;
-	pthread_mutex_lock(&w->lock);
-	if (hand_over(w, s))
-		s->wake_due = true;
-	pthread_mutex_unlock(&w->lock);
-	if (wake)
+	if (wake || s->fill.len >= most)
 		sink_wake(s);
 }
 
 void sink_wake(struct sink *s)
 {
-	if (!s->wake_due)
+	struct writer *w = s->w;
+	bool signal;
+
+	if (s->fill.len == 0 && s->held_refused == 0)
 		return;
-	s->wake_due = false;
-	pthread_cond_signal(&s->w->wake);
+	pthread_mutex_lock(&w->lock);
+	signal = hand_over(w, s);
+	pthread_mutex_unlock(&w->lock);
+	if (signal)
+		pthread_cond_signal(&w->wake);
 }
 
 static int append(struct sink *s, const struct log_entry *e, const char *attrs,
@@ -997,7 +1007,7 @@ bool sink_is_full(const struct sink *s)
 	if (s->held)
 		return s->held_pending + s->fill.len >= w->queue_max;
 	pthread_mutex_lock(&w->lock);
-	full = s->pending.len >= w->queue_max;
+	full = s->pending.len + s->fill.len >= w->queue_max;
 	pthread_mutex_unlock(&w->lock);
 	return full;
 }

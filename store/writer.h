@@ -116,13 +116,19 @@ void sink_release(struct sink *s);
 /*
  * Batch the sink_append() and sink_append_notice() calls of one read: they
  * encode into a buffer of the loop's own, and sink_unhold() hands the batch
- * to the writer thread under one short hold of its lock.  No lock is held
- * in between, so the thread goes on writing the previous batch meanwhile.
- * With 'wake' false the thread is not woken yet: a caller about to read
- * more of a flood calls sink_wake() after its last batch, and the thread
- * takes them all with one wake-up (each costs both threads a context
- * switch).  Loop thread only; outside a batch each append is a batch of
- * its own, and wakes the thread.
+ * to the writer thread under one short hold of its lock and wakes it.  No
+ * lock is held in between, so the thread goes on writing the previous
+ * batch meanwhile.
+ *
+ * With 'wake' false, the batch may stay in the loop's buffer (until it is
+ * a few hundred KiB or a quarter of the queue) and the next one is added
+ * to it: a caller about to read more of a flood calls sink_wake() after its
+ * last read, which hands over what is left and wakes the thread, so the
+ * thread takes several reads with one wake-up (each costs both threads a
+ * context switch) and nothing is copied twice.  sink_is_full() counts the
+ * kept lines.
+ *
+ * Loop thread only; outside a batch each append is a batch of its own.
  */
 void sink_hold(struct sink *s);
 void sink_unhold(struct sink *s, bool wake);
