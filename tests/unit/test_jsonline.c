@@ -516,6 +516,67 @@ static void test_escape_random_against_ref(void **state)
 	}
 }
 
+/*
+ * Plain runs of 16 to 48 bytes with one or two bytes to escape near their
+ * end: the encoder loads the last 16 bytes of a run again, overlapping what
+ * it has copied, and must neither miss nor misplace such a byte.
+ */
+static void test_escape_run_tails(void **state)
+{
+	static const char *const specials[] = {"\"",
+					       "\\",
+					       "<",
+					       "\x1f",
+					       "\x7f",
+					       "\xc3\xa9",
+					       "\xe2\x80\xa8",
+					       "\xff",
+					       "\xe2\x80",
+					       "\xf0\x9f\x98\x80"};
+	const size_t ns = sizeof(specials) / sizeof(specials[0]);
+	uint8_t s[64];
+	char want[512];
+	size_t len, pos, k, j, n, wn;
+	char *got;
+	struct log_entry e;
+
+	(void)state;
+	for (len = 16; len <= 48; len++) {
+		for (pos = 0; pos < len; pos++) {
+			for (k = 0; k < ns; k++) {
+				for (j = 0; j <= ns; j++) {
+					size_t sl = strlen(specials[k]);
+
+					memset(s, 'a' + (int)(len % 26), len);
+					if (pos + sl > len)
+						continue;
+					memcpy(s + pos, specials[k], sl);
+					/* j == ns: one special only. */
+					if (j < ns && len >= 2 &&
+					    strlen(specials[j]) == 1)
+						s[len - 1] =
+							(uint8_t)specials[j][0];
+					n = len;
+					e = entry(s, n, NULL, 0);
+					e.partial = true;
+					memcpy(want, "{\"log\":\"", 8);
+					wn = 8 + ref_escape(want + 8, s, n);
+					memcpy(want + wn, "\"," EPOCH0,
+					       sizeof("\"," EPOCH0));
+					got = encode(&e, NULL, 0, NULL);
+					if (strcmp(got, want) != 0)
+						fail_msg("len %zu pos %zu "
+							 "special %zu/%zu:\n"
+							 " got  %s want %s",
+							 len, pos, k, j, got,
+							 want);
+					test_free(got);
+				}
+			}
+		}
+	}
+}
+
 /* ---- whole lines ------------------------------------------------------- */
 
 static void test_line_golden(void **state)
@@ -1725,6 +1786,7 @@ int main(void)
 		cmocka_unit_test(test_escape_control_bytes),
 		cmocka_unit_test(test_escape_exhaustive_short),
 		cmocka_unit_test(test_escape_random_against_ref),
+		cmocka_unit_test(test_escape_run_tails),
 		cmocka_unit_test(test_line_golden),
 		cmocka_unit_test(test_line_partials),
 		cmocka_unit_test(test_encode_bound),
