@@ -17,9 +17,12 @@
  *      until the machine no longer keeps up; and FIFO write to frame
  *      received on a ReadLogs Follow reply (docker logs -f) for one stream,
  *      beside the file figure of the same lines;
- *   4. scaling: plugin CPU per line at one total rate split across 1, 10,
- *      100 and 1,000 streams, relative to the 1-stream figure and to a
- *      reference logger given the identical load right after it.  The
+ *   4. scaling: plugin CPU per line on 1, 10, 100 and 1,000 streams,
+ *      twice: with the same rate on every stream (the load grows with the
+ *      streams, and only their number changes), and with one total rate
+ *      split across them (the lines also get sparser).  Each row is
+ *      relative to the 1-stream figure and to a reference logger given
+ *      the identical load right after it.  The
  *      reference is one thread in this process doing the same job with the
  *      least machinery: epoll (level-triggered) over the N FIFOs, for each
  *      ready FIFO one read(2), the project's frame decoder, jsonline_encode()
@@ -49,7 +52,8 @@
  * IDLE_SECONDS (10), IDLE_BASE_SECONDS (3), LAT_SECONDS (5), LAT_RATE
  * (1000 lines/s per stream), LAT_STREAMS ("1,10,100"), LAT_RAMP
  * ("200,400,600,800": tried in order while the previous one kept up),
- * SCALE_RATE (20000 lines/s in total), SCALE_SECONDS (5), SCALE_STREAMS
+ * SCALE_EACH (20 lines/s per stream), SCALE_RATE (20000 lines/s in
+ * total), SCALE_SECONDS (5), SCALE_STREAMS
  * ("1,10,100,1000"), PARTS ("mlfs": memory+idle, latency, follow,
  * scaling), RATELOG_BIN (build/ratelog), TMPDIR.
  *
@@ -1493,19 +1497,33 @@ static int scale_row(bool reference, size_t n, double rate, double secs,
 	return 0;
 }
 
-static int part_scaling(void)
+/*
+ * One curve: N streams from SCALE_STREAMS, each row the plugin and then the
+ * reference logger alone on the machine with the same load.  'each' true:
+ * every stream writes 'rate' lines/s, so the load grows with N and only
+ * the number of streams changes from row to row.  'each' false: 'rate'
+ * lines/s in total split across the N streams, so the lines also get
+ * sparser: at 1,000 streams each is a read(2) and a write(2) of its own,
+ * for any logger that keeps one file per container.
+ */
+static int scale_curve(double rate, bool each, double secs)
 {
-	double total = (double)env_long("SCALE_RATE", 20000);
-	double secs = (double)env_long("SCALE_SECONDS", 5);
 	long counts[16];
 	size_t nc = env_list("SCALE_STREAMS", "1,10,100,1000", counts, 16);
 	double plug[16], ref[16];
 	size_t lo = 0, hi = 0;
 
-	printf("== scaling: %.0f lines/s in total split across N streams, "
-	       "%.0f s each; plugin CPU per line (target: flat) beside the "
-	       "reference logger's on the identical load\n",
-	       total, secs);
+	if (each)
+		printf("== scaling, the same load per stream: %.0f lines/s "
+		       "each on N streams, %.0f s each; plugin CPU per line "
+		       "(target: flat) beside the reference logger's\n",
+		       rate, secs);
+	else
+		printf("== scaling, one load split: %.0f lines/s in total "
+		       "split across N streams, %.0f s each; plugin CPU per "
+		       "line beside the reference logger's on the identical "
+		       "load\n",
+		       rate, secs);
 	printf("| streams | lines/s each | lines sent | plugin CPU ms (ticks) "
 	       "| plugin CPU ms (schedstat) | ns CPU/line | of which event "
 	       "loop | vs "
@@ -1516,13 +1534,13 @@ static int part_scaling(void)
 	       "\n");
 	for (size_t k = 0; k < nc; k++) {
 		size_t n = (size_t)counts[k];
-		double rate = total / (double)n;
+		double per = each ? rate : rate / (double)n;
 		struct result r, rr;
 
 		/* The plugin first, then the reference: each alone on the
 		 * machine, with the same load (rate, seconds, line). */
-		if (scale_row(false, n, rate, secs, &r) != 0 ||
-		    scale_row(true, n, rate, secs, &rr) != 0)
+		if (scale_row(false, n, per, secs, &r) != 0 ||
+		    scale_row(true, n, per, secs, &rr) != 0)
 			return -1;
 		plug[k] = r.ns_per_line;
 		ref[k] = rr.ns_per_line;
@@ -1533,7 +1551,7 @@ static int part_scaling(void)
 		printf("| %zu | %.0f | %llu | %.0f | %.1f | %.0f | %.0f | "
 		       "%.2fx "
 		       "| %.1f | %llu | %.0f | %.2fx | %.1f | %.1f | %llu |\n",
-		       n, rate, (unsigned long long)r.ld.sent, r.cpu_ms,
+		       n, per, (unsigned long long)r.ld.sent, r.cpu_ms,
 		       r.cpu_sched_ms, r.ns_per_line, r.loop_ns_per_line,
 		       plug[0] > 0 ? r.ns_per_line / plug[0] : 0, r.lat.p99,
 		       (unsigned long long)r.missing, rr.ns_per_line,
@@ -1542,7 +1560,7 @@ static int part_scaling(void)
 		       (unsigned long long)rr.missing);
 	}
 	/* The ratio is what the plugin adds; the reference's own curve is
-	 * what one file per stream costs anyone at that split. */
+	 * what one file per stream costs anyone at that load. */
 	if (nc > 0 && ref[lo] > 0 && ref[hi] > 0)
 		printf("plugin / reference: %.2fx at %ld streams, %.2fx at %ld "
 		       "streams; reference's own curve: %.0f ns/line at %ld "
@@ -1552,6 +1570,15 @@ static int part_scaling(void)
 		       ref[hi] / ref[lo],
 		       plug[lo] > 0 ? plug[hi] / plug[lo] : 0);
 	return 0;
+}
+
+static int part_scaling(void)
+{
+	double secs = (double)env_long("SCALE_SECONDS", 5);
+
+	if (scale_curve((double)env_long("SCALE_EACH", 20), true, secs) != 0)
+		return -1;
+	return scale_curve((double)env_long("SCALE_RATE", 20000), false, secs);
 }
 
 static long proc_long(const char *path)
