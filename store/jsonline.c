@@ -413,6 +413,27 @@ static char *put_digits(char *d, unsigned v, int width)
 	return d + width;
 }
 
+/* "00" to "99", for writing two digits at a time. */
+static const char digit_pairs[200] = "0001020304050607080910111213141516171819"
+				     "2021222324252627282930313233343536373839"
+				     "4041424344454647484950515253545556575859"
+				     "6061626364656667686970717273747576777879"
+				     "8081828384858687888990919293949596979899";
+
+/* The nine decimal digits of 'v' (below 10^9) into d, leading zeros kept. */
+static void put_nine(char *d, uint32_t v)
+{
+	uint32_t lo = v % 100000000;
+	uint32_t a = lo / 10000;
+	uint32_t b = lo % 10000;
+
+	d[0] = (char)('0' + v / 100000000);
+	memcpy(d + 1, digit_pairs + 2 * (a / 100), 2);
+	memcpy(d + 3, digit_pairs + 2 * (a % 100), 2);
+	memcpy(d + 5, digit_pairs + 2 * (b / 100), 2);
+	memcpy(d + 7, digit_pairs + 2 * (b % 100), 2);
+}
+
 /* "YYYY-MM-DDTHH:MM:SS" of 'sec' into d (19 bytes). */
 static void format_second(char *d, int64_t sec)
 {
@@ -440,51 +461,6 @@ static void format_second(char *d, int64_t sec)
 	put_digits(d, (unsigned)(rem % 60), 2);
 }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/*
- * The eight decimal digits of 'v' (below 10^8) as the values 0-9 in the
- * bytes of a word, the first digit in the lowest byte: split into two
- * halves of four digits, each of those into two of two, then each pair
- * into two digits, every lane at once.  The multiplications are exact
- * divisions by 100 and 10 for what the lanes hold (checked for every v),
- * and no lane's product reaches the next one.
- */
-static inline uint64_t eight_digits(uint32_t v)
-{
-	uint64_t x = v;
-	uint64_t y, z;
-
-	y = x / 10000 | (x % 10000) << 32;
-	z = (y * 10486) >> 20 & (0x7fULL << 32 | 0x7f);
-	y = z | (y - z * 100) << 16;
-	z = (y * 103) >> 10 & 0x000f000f000f000fULL;
-	return z | (y - z * 10) << 8;
-}
-
-/* Go's .999999999 of 'nsec' (1 to 10^9 - 1) at d: the digits without
- * trailing zeros.  Returns how many. */
-static size_t put_fraction(char *d, uint32_t nsec)
-{
-	uint64_t rest = eight_digits(nsec % 100000000);
-	uint64_t ascii = rest + ONES * '0';
-
-	d[0] = (char)('0' + nsec / 100000000);
-	memcpy(d + 1, &ascii, 8);
-	/* Trailing zero digits are the word's zero high bytes. */
-	return rest == 0 ? 1 : 9 - (size_t)__builtin_clzll(rest) / 8;
-}
-#else
-static size_t put_fraction(char *d, uint32_t nsec)
-{
-	size_t width = 9;
-
-	put_digits(d, nsec, 9);
-	while (d[width - 1] == '0')
-		width--;
-	return width;
-}
-#endif
-
 size_t jsonline_format_time(char *dst, int64_t time_nano)
 {
 	/* Lines come in bursts within one second: the date and time of day
@@ -495,6 +471,7 @@ size_t jsonline_format_time(char *dst, int64_t time_nano)
 	int64_t sec = time_nano / NS_PER_SEC;
 	int64_t nsec = time_nano % NS_PER_SEC;
 	char *d = dst;
+	int width;
 
 	if (nsec < 0) {
 		nsec += NS_PER_SEC;
@@ -509,7 +486,11 @@ size_t jsonline_format_time(char *dst, int64_t time_nano)
 	if (nsec != 0) {
 		/* Go's .999999999: drop trailing zeros. */
 		*d++ = '.';
-		d += put_fraction(d, (uint32_t)nsec);
+		put_nine(d, (uint32_t)nsec);
+		width = 9;
+		while (d[width - 1] == '0')
+			width--;
+		d += width;
 	}
 	*d++ = 'Z';
 	return (size_t)(d - dst);
