@@ -29,8 +29,10 @@
  * the queue fills would have lines refused for nothing.
  */
 #define HANDOVER_MAX (512 * 1024)
-/* A buffer bigger than this is freed once its sink has caught up. */
+/* A buffer bigger than this is freed once its sink has caught up: when a
+ * batch below SMALL_BATCH goes through. */
 #define KEEP_CAPACITY (256 * 1024)
+#define SMALL_BATCH   (KEEP_CAPACITY / 4)
 #define MIN_CAPACITY  (16 * 1024)
 /* The janitor's pass runs at least this often. */
 #define JANITOR_PERIOD_SEC 60
@@ -609,8 +611,11 @@ static void *writer_main(void *arg)
 		 * was a tenth of the loop thread's time when one container
 		 * floods.  One that has caught up with a small batch gives
 		 * them back, so a sink gone quiet holds at most
-		 * KEEP_CAPACITY twice. */
-		small = s->out.len < s->out.cap / 4;
+		 * KEEP_CAPACITY three times ('fill' too).  Small is a fixed
+		 * size, not a part of the buffer: a flood's last batch of a
+		 * turn is often a fraction of its buffer, and regrowing the
+		 * buffers each turn copied them over and over. */
+		small = s->out.len < SMALL_BATCH;
 		s->out.len = 0;
 		if (small && s->pending.len == 0) {
 			if (s->out.cap > KEEP_CAPACITY)
@@ -919,7 +924,7 @@ static bool hand_over(struct writer *w, struct sink *s)
 	s->prog.appended_bytes += n;
 	/* What a flood left here goes once batches are small again, as the
 	 * writer does with its two (KEEP_CAPACITY). */
-	if (s->fill.cap > KEEP_CAPACITY && n < s->fill.cap / 4)
+	if (s->fill.cap > KEEP_CAPACITY && n < SMALL_BATCH)
 		buf_release(&s->fill);
 	return queue_dirty(w, s);
 }
