@@ -3,7 +3,9 @@
  * CPU per line on the two paths a line can take through the plugin, in one
  * run, on the same input: 100-byte lines framed as dockerd frames them.
  *
- *   drop   frame decode -> limiter says drop (rate-limit exhausted)
+ *   drop   frame decode -> limiter says drop (rate-limit exhausted), and
+ *          then, as stream.c does, the lines after it that are as long
+ *          only measured (FRAME_SKIP)
  *   encode frame decode -> limiter admits -> json-file encode -> write(2)
  *          in 1 MiB batches to a file, all on one thread: the work alone
  *   write  the plugin's own write path: frame decode -> limiter admits ->
@@ -57,13 +59,23 @@ static void flush(struct ctx *c)
 	c->len = 0;
 }
 
+static void on_skipped(void *arg, uint64_t lines, uint64_t bytes)
+{
+	struct ctx *c = arg;
+
+	limiter_drop_lines(c->lim, lines, bytes, c->now);
+	c->dropped += lines;
+}
+
 static int on_entry(void *arg, const struct log_entry *e)
 {
 	struct ctx *c = arg;
 
 	if (limiter_offer(c->lim, e, c->now, NULL) != LIMITER_ADMIT) {
 		c->dropped++;
-		return FRAME_TAKEN;
+		/* As stream.c does: the whole lines after it go unread. */
+		return limiter_drops_longer(c->lim, e) ? FRAME_SKIP
+						       : FRAME_TAKEN;
 	}
 	c->admitted++;
 	if (c->sink != NULL) {
@@ -105,6 +117,8 @@ static double run(const uint8_t *frames, size_t n, uint64_t rate, int fd,
 	cfg.policy = LIMITER_POLICY_DROP;
 	for (int r = 0; r < ROUNDS; r++) {
 		struct frame_decoder *d = frame_decoder_new(FRAME_MAX_DEFAULT);
+
+		frame_decoder_set_skip(d, on_skipped);
 		struct ctx c = {0};
 		struct writer *w = NULL;
 		int64_t t0, t1;

@@ -40,6 +40,11 @@ struct frame_decoder {
 	size_t checked;
 	bool paused;
 	bool resync;
+	frame_skip_cb *skip_cb; /* NULL: FRAME_SKIP is FRAME_TAKEN */
+	/* The last entry delivered in this feed was answered FRAME_SKIP:
+	 * whole lines of skip_min text bytes or more are skipped. */
+	bool skipping;
+	size_t skip_min;
 	struct frame_stats stats;
 };
 
@@ -270,9 +275,22 @@ static bool may_complete(struct frame_decoder *d, struct cursor *c, size_t len,
 	return true;
 }
 
+/* Report the entries skipped so far, before anything after them. */
+static void flush_skipped(struct frame_decoder *d, void *arg, uint64_t *lines,
+			  uint64_t *bytes)
+{
+	if (*lines == 0)
+		return;
+	d->skip_cb(arg, *lines, *bytes);
+	*lines = 0;
+	*bytes = 0;
+}
+
 /*
  * Delivers the whole frames that lie in the data from c->pos on, outside a
  * resync: the bulk of a busy stream, in a loop with nothing else in it.
+ * While skipping, a whole line long enough (logentry_measure()) is only
+ * counted.
  * Stops at the first frame that is anything else (cut by the end of the
  * data, over the size limit, or not a LogEntry), which the general steps
  * of run() then look at afresh.  Returns FRAME_PAUSE when 'cb' paused, with
@@ -283,24 +301,45 @@ static inline int deliver_whole(struct frame_decoder *d, struct cursor *c,
 {
 	const uint8_t *p = c->data + (c->pos - c->orig);
 	const uint8_t *end = c->data + (c->total - c->orig);
-	uint64_t frames = 0;
+	uint64_t frames = 0, skip_lines = 0, skip_bytes = 0;
 	int rc = 0;
 
 	while (end - p >= HEADER_BYTES) {
 		struct log_entry e;
 		size_t len = get_be32(p);
+		size_t line_len;
+		int answer;
 
 		if (len > d->max_frame ||
-		    len > (size_t)(end - p) - HEADER_BYTES ||
-		    logentry_decode(p + HEADER_BYTES, len, &e) != 0)
+		    len > (size_t)(end - p) - HEADER_BYTES)
 			break;
-		if (cb(arg, &e) != FRAME_TAKEN) {
+		if (d->skipping) {
+			if (logentry_measure(p + HEADER_BYTES, len,
+					     &line_len) == 0 &&
+			    line_len >= d->skip_min) {
+				skip_lines++;
+				skip_bytes += line_len;
+				frames++;
+				p += HEADER_BYTES + len;
+				continue;
+			}
+			d->skipping = false;
+			flush_skipped(d, arg, &skip_lines, &skip_bytes);
+		}
+		if (logentry_decode(p + HEADER_BYTES, len, &e) != 0)
+			break;
+		answer = cb(arg, &e);
+		if (answer != FRAME_TAKEN && answer != FRAME_SKIP) {
 			rc = FRAME_PAUSE;
 			break;
 		}
+		d->skipping = answer == FRAME_SKIP && d->skip_cb != NULL;
+		d->skip_min = e.line_len;
 		frames++;
 		p += HEADER_BYTES + len;
 	}
+	if (skip_lines > 0)
+		flush_skipped(d, arg, &skip_lines, &skip_bytes);
 	d->stats.frames += frames;
 	c->pos = c->orig + (size_t)(p - c->data);
 	return rc;
@@ -315,10 +354,13 @@ static int run(struct frame_decoder *d, const uint8_t *data, size_t n,
 	size_t hint = 0, checked = 0;
 	int rc = 0;
 
+	/* A limiter that admitted nothing in the last feed may now. */
+	d->skipping = false;
 	for (;;) {
 		const uint8_t *p;
 		struct log_entry e;
 		size_t len, limit, avail, at;
+		int answer;
 
 		/* (With nothing left of the data, 'data' may be NULL.) */
 		if (!d->resync && c.pos >= c.orig &&
@@ -374,11 +416,14 @@ static int run(struct frame_decoder *d, const uint8_t *data, size_t n,
 			continue;
 		}
 		d->resync = false;
-		if (cb(arg, &e) != FRAME_TAKEN) {
+		answer = cb(arg, &e);
+		if (answer != FRAME_TAKEN && answer != FRAME_SKIP) {
 			d->paused = true;
 			rc = FRAME_PAUSE;
 			break;
 		}
+		d->skipping = answer == FRAME_SKIP && d->skip_cb != NULL;
+		d->skip_min = e.line_len;
 		d->stats.frames++;
 		c.pos += HEADER_BYTES + len;
 		head_checked = 0;
@@ -408,6 +453,11 @@ int frame_decoder_feed(struct frame_decoder *d, const uint8_t *data, size_t n,
 	if (n == 0)
 		return 0;
 	return run(d, data, n, cb, arg);
+}
+
+void frame_decoder_set_skip(struct frame_decoder *d, frame_skip_cb *skipped)
+{
+	d->skip_cb = skipped;
 }
 
 int frame_decoder_resume(struct frame_decoder *d, frame_entry_cb *cb, void *arg)

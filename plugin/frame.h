@@ -28,21 +28,34 @@
 /* dockerd's frames are at most about 16.5 KiB; 1 MiB leaves ample room. */
 #define FRAME_MAX_DEFAULT (1024 * 1024)
 
-/* A callback's answer: the entry was taken, or stop and give it again later. */
+/*
+ * A callback's answer: the entry was taken; or stop and give it again later;
+ * or taken, and skip the long enough whole lines that follow
+ * (frame_decoder_set_skip()).
+ */
 #define FRAME_TAKEN 0
 #define FRAME_PAUSE 1
+#define FRAME_SKIP  2
 
 /*
  * Called once per decoded entry, in stream order.  Returns FRAME_TAKEN, or
  * FRAME_PAUSE to stop delivery: the decoder then keeps this entry and every
  * byte after it, and frame_decoder_resume() starts again with this entry.
- * (Any other value is taken as FRAME_PAUSE.)  The entry's pointers are valid
- * only during the call, which must not call the decoder.
+ * Or FRAME_SKIP, see frame_decoder_set_skip().  (Any other value is taken as
+ * FRAME_PAUSE.)  The entry's pointers are valid only during the call, which
+ * must not call the decoder.
  */
 typedef int frame_entry_cb(void *arg, const struct log_entry *e);
 
+/*
+ * Told of 'lines' whole lines of 'bytes' text bytes in all that followed an
+ * entry answered FRAME_SKIP and were not delivered; called before any entry
+ * that comes after them, in the same feed or resume.
+ */
+typedef void frame_skip_cb(void *arg, uint64_t lines, uint64_t bytes);
+
 struct frame_stats {
-	uint64_t frames;	/* entries delivered */
+	uint64_t frames;	/* entries delivered or skipped */
 	uint64_t bad_frames;	/* malformed or oversized frames met */
 	uint64_t skipped_bytes; /* bytes thrown away while resynchronising */
 };
@@ -67,6 +80,18 @@ void frame_decoder_free(struct frame_decoder *d);
  */
 int frame_decoder_feed(struct frame_decoder *d, const uint8_t *data, size_t n,
 		       frame_entry_cb *cb, void *arg);
+
+/*
+ * Let the entry callback answer FRAME_SKIP: "taken, and every whole line
+ * right after it with at least as many text bytes is to be dropped unread"
+ * (a rate limit that dropped this line drops longer ones too, until time
+ * moves on).  Until the end of that feed or resume, frames that
+ * logentry_measure() reads as whole lines that long are then only counted,
+ * for 'skipped', and not decoded or delivered; the first other entry is
+ * delivered as usual, and the callback's answer to it decides again.  A
+ * decoder without 'skipped' takes FRAME_SKIP as FRAME_TAKEN.
+ */
+void frame_decoder_set_skip(struct frame_decoder *d, frame_skip_cb *skipped);
 
 /* Deliver what a pause kept.  Returns as frame_decoder_feed(). */
 int frame_decoder_resume(struct frame_decoder *d, frame_entry_cb *cb,

@@ -115,6 +115,20 @@ static inline unsigned varint_wide(const uint8_t *p, uint64_t *out)
 	return 0;
 }
 
+/* varint_wide()'s length alone, for a varint that is skipped, not read. */
+static inline unsigned varint_wide_len(const uint8_t *p)
+{
+	uint64_t stops = ~load_le64(p) & UINT64_C(0x8080808080808080);
+
+	if (stops != 0)
+		return (unsigned)__builtin_ctzll(stops) / 8 + 1;
+	if (p[8] < 0x80)
+		return 9;
+	if (p[9] < 0x80)
+		return 10;
+	return 0;
+}
+
 /* A varint of two or more bytes, or one cut short. */
 static int get_varint_long(struct span *s, uint64_t *out)
 {
@@ -389,7 +403,7 @@ static void entry_clear(struct log_entry *e, const uint8_t *buf)
  * order, a malformed one), which parse_entry() then reads from the start.
  */
 static inline int parse_usual(const uint8_t *p, const uint8_t *end,
-			      struct log_entry *out)
+			      struct log_entry *out, bool want_time)
 {
 	const uint8_t *source = p, *line = p;
 	size_t source_len = 0, line_len = 0;
@@ -407,7 +421,7 @@ static inline int parse_usual(const uint8_t *p, const uint8_t *end,
 		p++;
 		if (end - p < VARINT_MAX_BYTES)
 			return 1;
-		k = varint_wide(p, &time);
+		k = want_time ? varint_wide(p, &time) : varint_wide_len(p);
 		if (k == 0)
 			return 1;
 		p += k;
@@ -469,9 +483,22 @@ static __attribute__((noinline)) int decode_any(const uint8_t *buf, size_t len,
 
 int logentry_decode(const uint8_t *buf, size_t len, struct log_entry *out)
 {
-	if (len != 0 && parse_usual(buf, buf + len, out) == 0)
+	if (len != 0 && parse_usual(buf, buf + len, out, true) == 0)
 		return 0;
 	return decode_any(buf, len, out);
+}
+
+int logentry_measure(const uint8_t *buf, size_t len, size_t *line_len)
+{
+	struct log_entry e;
+
+	/* The same checks as logentry_decode()'s usual case, so an entry
+	 * measured here decodes to the same line; the time is skipped. */
+	if (len == 0 || parse_usual(buf, buf + len, &e, false) != 0 ||
+	    e.partial)
+		return -1;
+	*line_len = e.line_len;
+	return 0;
 }
 
 int logentry_check_prefix(const uint8_t *buf, size_t avail, size_t len)

@@ -27,6 +27,15 @@
 int logentry_decode(const uint8_t *buf, size_t len, struct log_entry *out);
 
 /*
+ * The text length of the LogEntry in buf[0..len), without decoding the rest,
+ * when it is a whole line laid out as dockerd writes it (source, time, line,
+ * in that order, each at most once, no partial flag or metadata).  Returns 0
+ * and sets *line_len; for any other entry -1, and logentry_decode() reads it.
+ * An entry measured decodes to a whole line of that length.
+ */
+int logentry_measure(const uint8_t *buf, size_t len, size_t *line_len);
+
+/*
  * Whether buf[0..avail) can be the start of a valid LogEntry of 'len' bytes
  * (avail <= len): every field that begins in those bytes is well formed and
  * fits inside 'len'.  The frame decoder uses it to give up on a frame whose

@@ -182,7 +182,11 @@ static int on_entry(void *arg, const struct log_entry *e)
 			s->stats.entries++;
 			s->stats.rate_dropped_lines++;
 			s->stats.rate_dropped_bytes += e->line_len;
-			return FRAME_TAKEN;
+			/* A flood over its rate: until time moves on, the
+			 * whole lines after this one that are as long go
+			 * unread (on_skipped). */
+			return limiter_drops_longer(s->lim, e) ? FRAME_SKIP
+							       : FRAME_TAKEN;
 		}
 	}
 	s->head_admitted = false;
@@ -209,6 +213,19 @@ static int on_entry(void *arg, const struct log_entry *e)
 	s->qdrop_lines++;
 	s->qdrop_bytes += e->line_len;
 	return FRAME_TAKEN;
+}
+
+/* Whole lines the decoder skipped after a drop (FRAME_SKIP): dropped. */
+static void on_skipped(void *arg, uint64_t lines, uint64_t bytes)
+{
+	struct stream *s = arg;
+
+	limiter_drop_lines(s->lim, lines, bytes, s->now_ns);
+	s->stats.entries += lines;
+	s->stats.rate_dropped_lines += lines;
+	s->stats.rate_dropped_bytes += bytes;
+	if (limiter_notice_due(s->lim, s->now_ns))
+		write_notice(s, s->now_ns);
 }
 
 /*
@@ -571,6 +588,7 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 			snprintf(err, err_len, "StartLogging: out of memory");
 			goto out;
 		}
+		frame_decoder_set_skip(s->dec, on_skipped);
 	}
 	rc = open_fifo(p->path, err, err_len);
 	if (rc < 0)

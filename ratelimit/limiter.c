@@ -380,6 +380,34 @@ enum limiter_verdict limiter_offer(struct limiter *l, const struct log_entry *e,
 	return LIMITER_DROP;
 }
 
+bool limiter_drops_longer(const struct limiter *l, const struct log_entry *e)
+{
+	/* limiter_offer()'s own test for its shortest path: there a line is
+	 * dropped when the bucket holds fewer than min(cost, burst) tokens,
+	 * which only grows with the line's length. */
+	return l->simple && l->policy == LIMITER_POLICY_DROP && !e->partial &&
+	       !l->groups[0].open && !l->groups[1].open;
+}
+
+void limiter_drop_lines(struct limiter *l, uint64_t lines, uint64_t bytes,
+			int64_t now_ns)
+{
+	/* count_drop() for each, summed (they all share 'now_ns'). */
+	if (lines == 0)
+		return;
+	l->stats.dropped_bytes += bytes;
+	l->stats.dropped_lines += lines;
+	if (l->ep_drops == 0) {
+		l->ep_start_ns = now_ns;
+		l->ep_passed = false;
+	}
+	l->ep_drops += lines;
+	l->last_drop_ns = now_ns;
+	l->ep_bytes += bytes;
+	l->ep_lines += lines;
+	l->ep_refused |= REFUSED_BYTES;
+}
+
 bool limiter_notice_due(const struct limiter *l, int64_t now_ns)
 {
 	if (!l->notice || l->ep_drops == 0)

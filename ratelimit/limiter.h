@@ -120,6 +120,23 @@ void limiter_free(struct limiter *l);
 enum limiter_verdict limiter_offer(struct limiter *l, const struct log_entry *e,
 				   int64_t now_ns, int64_t *wait_ns);
 
+/*
+ * Right after limiter_offer() dropped 'e': true when, at the same 'now_ns',
+ * it would drop every whole line at least as long, on its shortest path
+ * (the drop policy, no lines bucket and no node budget, no partial line
+ * under way, 'e' itself a whole line).  A drop takes no tokens, so that
+ * holds until time moves on or a line is admitted.
+ */
+bool limiter_drops_longer(const struct limiter *l, const struct log_entry *e);
+
+/*
+ * Count 'lines' whole lines of 'bytes' text bytes as limiter_offer() counts
+ * them when it drops them after limiter_drops_longer(), without offering
+ * them one by one.
+ */
+void limiter_drop_lines(struct limiter *l, uint64_t lines, uint64_t bytes,
+			int64_t now_ns);
+
 /* Whether a notice should be written now (always false without
  * cfg.notice). */
 bool limiter_notice_due(const struct limiter *l, int64_t now_ns);

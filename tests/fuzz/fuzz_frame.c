@@ -6,14 +6,17 @@
  * Input: 4 control bytes, then the stream.
  *   byte 0  bit 0: start resynchronising; bits 1-2: max_frame (1 MiB, 0,
  *           40, 300); bit 3: call frame_decoder_resync() now and then;
- *           bit 4: sometimes feed while paused
+ *           bit 4: sometimes feed while paused; bit 5: the callback
+ *           answers FRAME_SKIP now and then (frame_decoder_set_skip())
  *   byte 1  how often the callback pauses (0 = never)
  *   bytes 2-3  seed for chunk sizes and the other choices
  * Each chunk is fed from a heap copy of its exact size, freed right after,
  * so ASan sees any read outside it.  Checked: every delivered entry's bytes
  * are readable and survive an encode and decode (and unpack with
- * protobuf-c); the stats only grow and account for no more than was fed;
- * the buffer stays within its bound; pause and resume keep their contract.
+ * protobuf-c); an entry logentry_measure() reads decodes to a whole line
+ * of that length; a skipped line is one at least as long as the entry
+ * answered FRAME_SKIP; the stats only grow and account for no more than was
+ * fed; the buffer stays within its bound; pause and resume keep their contract.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -39,6 +42,8 @@ struct ctx {
 	unsigned pause_rate; /* out of 256 */
 	uint64_t taken;
 	uint64_t calls;
+	bool skips;	 /* answer FRAME_SKIP now and then */
+	size_t skip_min; /* line length of the last entry answered so */
 	uint8_t scratch[3 * FRAME_MAX_DEFAULT];
 };
 
@@ -98,7 +103,20 @@ static int on_entry(void *arg, const struct log_entry *e)
 		return FRAME_PAUSE;
 	check_roundtrip(c, e);
 	c->taken++;
+	if (c->skips && !e->partial && (next(c) & 3) == 0) {
+		c->skip_min = e->line_len;
+		return FRAME_SKIP;
+	}
 	return FRAME_TAKEN;
+}
+
+static void on_skipped(void *arg, uint64_t lines, uint64_t bytes)
+{
+	struct ctx *c = arg;
+
+	CHECK(c->skips && lines > 0);
+	CHECK(bytes >= lines * c->skip_min);
+	c->taken += lines;
 }
 
 static void check_stats(const struct frame_decoder *d, const struct ctx *c,
@@ -136,14 +154,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.rng = (uint32_t)data[2] << 8 | data[3] | 0x10000;
 	c.taken = 0;
 	c.calls = 0;
+	c.skips = (flags & 32) != 0;
 	max_frame = max_frames[(flags >> 1) & 3];
 
 	/* The whole stream as one message: the decoder and the prefix
 	 * check agree, and no prefix of a valid message is refused. */
 	{
 		int rc = logentry_decode(data + 4, size - 4, &e);
+		size_t line_len;
 
 		CHECK(rc == 0 || rc == -EBADMSG);
+		if (logentry_measure(data + 4, size - 4, &line_len) == 0)
+			CHECK(rc == 0 && e.line_len == line_len && !e.partial &&
+			      e.partial_id_len == 0);
 		CHECK(logentry_check_prefix(data + 4, size - 4, size - 4) ==
 		      rc);
 		if (rc == 0) {
@@ -160,6 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (flags & 1)
 		frame_decoder_resync(d);
+	if (c.skips)
+		frame_decoder_set_skip(d, on_skipped);
 	bound = max_frame + 3;
 	while (off < size) {
 		size_t k, r = next(&c);

@@ -276,6 +276,164 @@ static void test_random_splits(void **state)
 	stream_free(s);
 }
 
+/*
+ * FRAME_SKIP: what the decoder skips after a callback answers it.  The
+ * callback answers SKIP for some whole lines (at random), and the test
+ * checks every delivery and every skip report against the stream, in
+ * order: a skipped frame is a whole line at least as long as the entry
+ * that was answered SKIP, in the same feed, reported before anything after
+ * it is delivered.  Fed whole, nothing that could be skipped is delivered.
+ */
+struct skip_seen {
+	const struct stream *s;
+	size_t next;   /* index of the next frame in the stream */
+	unsigned feed; /* feeds so far */
+	unsigned skip_feed;
+	bool skipping;	 /* the last delivery was answered SKIP */
+	size_t skip_min; /* its line length */
+	bool whole_feed; /* the stream was fed in one piece */
+	uint64_t skipped;
+};
+
+/* Frame 'i' of the stream, decoded. */
+static void frame_at(const struct stream *s, size_t i, struct log_entry *e)
+{
+	assert_true(i < s->nframes);
+	assert_int_equal(
+		logentry_decode(s->b + s->start[i] + 4, s->len[i] - 4, e), 0);
+}
+
+static int skip_cb_entry(void *arg, const struct log_entry *e)
+{
+	struct skip_seen *k = arg;
+	struct log_entry want;
+	uint8_t a[70100], b[70100];
+	size_t n = logentry_frame_size(e);
+
+	frame_at(k->s, k->next, &want);
+	assert_int_equal(n, k->s->len[k->next]);
+	assert_int_equal(logentry_encode_frame(a, e), n);
+	assert_int_equal(logentry_encode_frame(b, &want), n);
+	assert_memory_equal(a, b, n);
+	if (k->whole_feed && k->skipping && !e->partial &&
+	    e->line_len >= k->skip_min)
+		fail_msg("frame %zu could have been skipped", k->next);
+	k->next++;
+	k->skipping = !e->partial && rnd_below(3) != 0;
+	k->skip_min = e->line_len;
+	k->skip_feed = k->feed;
+	return k->skipping ? FRAME_SKIP : FRAME_TAKEN;
+}
+
+static void skip_cb_skipped(void *arg, uint64_t lines, uint64_t bytes)
+{
+	struct skip_seen *k = arg;
+	uint64_t sum = 0;
+
+	assert_true(lines > 0);
+	assert_true(k->skipping);
+	assert_int_equal(k->skip_feed, k->feed);
+	for (uint64_t j = 0; j < lines; j++) {
+		struct log_entry e;
+
+		frame_at(k->s, k->next, &e);
+		assert_false(e.partial);
+		assert_true(e.line_len >= k->skip_min);
+		sum += e.line_len;
+		k->next++;
+	}
+	assert_int_equal(sum, bytes);
+	k->skipped += lines;
+}
+
+/* Lines of 1 to 8 bytes: one a byte shorter than the last comes often. */
+static struct stream *stream_short_lines(unsigned n)
+{
+	struct stream *s = stream_new();
+
+	for (unsigned i = 0; i < n; i++)
+		stream_line(s, i, 1 + rnd_below(8));
+	return s;
+}
+
+static void skip_rounds(struct stream *s)
+{
+	uint64_t skipped = 0;
+	int round;
+
+	for (round = 0; round < 200; round++) {
+		struct frame_decoder *d = frame_decoder_new(FRAME_MAX_DEFAULT);
+		struct skip_seen k = {0};
+		size_t off = 0;
+
+		assert_non_null(d);
+		frame_decoder_set_skip(d, skip_cb_skipped);
+		k.s = s;
+		k.whole_feed = round == 0;
+		while (off < s->n) {
+			size_t n = k.whole_feed	       ? s->n
+				   : rnd_below(4) == 0 ? rnd_below(8)
+						       : rnd_below(5000);
+			uint8_t *q;
+
+			if (n > s->n - off)
+				n = s->n - off;
+			q = malloc(n > 0 ? n : 1);
+			assert_non_null(q);
+			memcpy(q, s->b + off, n);
+			k.feed++;
+			k.skipping = false; /* each feed starts afresh */
+			assert_int_equal(
+				frame_decoder_feed(d, q, n, skip_cb_entry, &k),
+				0);
+			free(q);
+			off += n;
+		}
+		assert_int_equal(k.next, s->nframes);
+		assert_int_equal(frame_decoder_stats(d)->frames, s->nframes);
+		assert_int_equal(frame_decoder_buffered(d), 0);
+		skipped += k.skipped;
+		frame_decoder_free(d);
+	}
+	/* The random answers did make it skip, a lot. */
+	assert_true(skipped > 200 * s->nframes / 10);
+}
+
+static void test_skip(void **state)
+{
+	struct stream *s = stream_lines(400);
+
+	(void)state;
+	skip_rounds(s);
+	stream_free(s);
+	s = stream_short_lines(400);
+	skip_rounds(s);
+	stream_free(s);
+}
+
+/* Without a skip callback FRAME_SKIP is FRAME_TAKEN: everything arrives. */
+static int skip_always(void *arg, const struct log_entry *e)
+{
+	(void)e;
+	(*(size_t *)arg)++;
+	return FRAME_SKIP;
+}
+
+static void test_skip_unset(void **state)
+{
+	struct stream *s = stream_lines(100);
+	struct frame_decoder *d = frame_decoder_new(FRAME_MAX_DEFAULT);
+	size_t calls = 0;
+
+	(void)state;
+	assert_non_null(d);
+	assert_int_equal(frame_decoder_feed(d, s->b, s->n, skip_always, &calls),
+			 0);
+	assert_int_equal(calls, s->nframes);
+	frame_decoder_free(d);
+	stream_free(s);
+}
+
 /* Whole frames are decoded where they lie, with nothing copied. */
 static void test_many_frames_zero_copy(void **state)
 {
@@ -828,6 +986,8 @@ int main(void)
 		cmocka_unit_test(test_finish_leftovers),
 		cmocka_unit_test(test_carry_released),
 		cmocka_unit_test(test_normal_mode_accepts_any),
+		cmocka_unit_test(test_skip),
+		cmocka_unit_test(test_skip_unset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -759,6 +759,87 @@ static void test_with_node_budget(void **state)
  * one read share a timestamp), with the same verdicts, stats, notice
  * times and notice texts.
  */
+/*
+ * limiter_drops_longer() and limiter_drop_lines(), used as the frame
+ * decoder uses them (FRAME_SKIP), against offering every line: after a
+ * drop that limiter_drops_longer() vouches for, the whole lines at least as
+ * long at the same time are counted in one go.  Every such line must be one
+ * limiter_offer() drops, and the stats and notices must come out the same.
+ */
+static void test_skipped_lines_match_offers(void **state)
+{
+	struct limiter_config cfg = {
+		.rate_bytes = 20000,
+		.burst_bytes = 5000,
+		.entry_overhead = 1,
+		.notice = true,
+	};
+	uint64_t rng = 0x13198a2e03707344u;
+	uint64_t pend_lines = 0, pend_bytes = 0, skipped = 0;
+	int64_t t = 0, skip_t = 0;
+	size_t skip_min = 0;
+	bool skipping = false;
+	struct limiter *each, *batch;
+	int i;
+
+	(void)state;
+	each = limiter_new(&cfg, NULL, 0);
+	batch = limiter_new(&cfg, NULL, 0);
+	assert_non_null(each);
+	assert_non_null(batch);
+	for (i = 0; i < 200000; i++) {
+		struct limiter_stats a, b;
+		char ta[LIMITER_NOTICE_MAX], tb[LIMITER_NOTICE_MAX];
+		enum limiter_verdict v;
+		struct log_entry e;
+		uint64_t r;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		r = rng;
+		if (r % 8 == 0)
+			t += (int64_t)(r >> 8) % (5 * MS);
+		if (r % 32 == 2)
+			e = chunk("stdout", id_a, (int32_t)(r >> 10) % 4 + 1,
+				  (r >> 12) % 3 == 0, (size_t)(r >> 20) % 900);
+		else
+			e = line((size_t)(r >> 20) % 300);
+		v = offer(each, e, t);
+		if (skipping && t == skip_t && !e.partial &&
+		    e.line_len >= skip_min) {
+			assert_int_equal(v, LIMITER_DROP);
+			pend_lines++;
+			pend_bytes += e.line_len;
+			skipped++;
+			continue;
+		}
+		limiter_drop_lines(batch, pend_lines, pend_bytes, skip_t);
+		pend_lines = 0;
+		pend_bytes = 0;
+		assert_int_equal(offer(batch, e, t), v);
+		skipping = v == LIMITER_DROP && limiter_drops_longer(batch, &e);
+		skip_min = e.line_len;
+		skip_t = t;
+		limiter_get_stats(each, &a);
+		limiter_get_stats(batch, &b);
+		assert_memory_equal(&a, &b, sizeof(a));
+		assert_int_equal(limiter_notice_due(each, t),
+				 limiter_notice_due(batch, t));
+		assert_true(limiter_next_deadline(each) ==
+			    limiter_next_deadline(batch));
+		if (limiter_notice_due(each, t) || r % 997 == 3) {
+			limiter_notice_take(each, t, ta, sizeof(ta));
+			limiter_notice_take(batch, t, tb, sizeof(tb));
+			assert_string_equal(ta, tb);
+		}
+	}
+	assert_true(skipped > 10000);
+	assert_true(stats(each).admitted_lines > 1000);
+	limiter_free(each);
+	limiter_free(batch);
+}
+
 static void test_fast_path_matches_general(void **state)
 {
 	struct limiter_config cfg = {
@@ -848,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_notice_disabled),
 		cmocka_unit_test(test_with_node_budget),
 		cmocka_unit_test(test_fast_path_matches_general),
+		cmocka_unit_test(test_skipped_lines_match_offers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
