@@ -759,6 +759,45 @@ static void test_with_node_budget(void **state)
  * one read share a timestamp), with the same verdicts, stats, notice
  * times and notice texts.
  */
+static uint64_t xorshift(uint64_t *rng)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return *rng;
+}
+
+/* The limits of the tests that run two limiters side by side. */
+static const struct limiter_config agree_cfg = {
+	.rate_bytes = 20000,
+	.burst_bytes = 5000,
+	.entry_overhead = 1,
+	.notice = true,
+};
+
+/*
+ * Two limiters that saw the same lines agree at 't': on the notice, its
+ * deadline and the stats; and, when one is due or 'take' says so, on the
+ * notice's text.
+ */
+static void assert_agree(struct limiter *a, struct limiter *b, int64_t t,
+			 bool take)
+{
+	struct limiter_stats sa, sb;
+	char ta[LIMITER_NOTICE_MAX], tb[LIMITER_NOTICE_MAX];
+
+	assert_int_equal(limiter_notice_due(a, t), limiter_notice_due(b, t));
+	assert_true(limiter_next_deadline(a) == limiter_next_deadline(b));
+	limiter_get_stats(a, &sa);
+	limiter_get_stats(b, &sb);
+	assert_memory_equal(&sa, &sb, sizeof(sa));
+	if (limiter_notice_due(a, t) || take) {
+		limiter_notice_take(a, t, ta, sizeof(ta));
+		limiter_notice_take(b, t, tb, sizeof(tb));
+		assert_string_equal(ta, tb);
+	}
+}
+
 /*
  * limiter_drops_longer() and limiter_drop_lines(), used as the frame
  * decoder uses them (FRAME_SKIP), against offering every line: after a
@@ -768,12 +807,7 @@ static void test_with_node_budget(void **state)
  */
 static void test_skipped_lines_match_offers(void **state)
 {
-	struct limiter_config cfg = {
-		.rate_bytes = 20000,
-		.burst_bytes = 5000,
-		.entry_overhead = 1,
-		.notice = true,
-	};
+	struct limiter_config cfg = agree_cfg;
 	uint64_t rng = 0x13198a2e03707344u;
 	uint64_t pend_lines = 0, pend_bytes = 0, skipped = 0;
 	int64_t t = 0, skip_t = 0;
@@ -788,16 +822,10 @@ static void test_skipped_lines_match_offers(void **state)
 	assert_non_null(each);
 	assert_non_null(batch);
 	for (i = 0; i < 200000; i++) {
-		struct limiter_stats a, b;
-		char ta[LIMITER_NOTICE_MAX], tb[LIMITER_NOTICE_MAX];
 		enum limiter_verdict v;
 		struct log_entry e;
-		uint64_t r;
+		uint64_t r = xorshift(&rng);
 
-		rng ^= rng << 13;
-		rng ^= rng >> 7;
-		rng ^= rng << 17;
-		r = rng;
 		if (r % 8 == 0)
 			t += (int64_t)(r >> 8) % (5 * MS);
 		if (r % 32 == 2)
@@ -821,18 +849,7 @@ static void test_skipped_lines_match_offers(void **state)
 		skipping = v == LIMITER_DROP && limiter_drops_longer(batch, &e);
 		skip_min = e.line_len;
 		skip_t = t;
-		limiter_get_stats(each, &a);
-		limiter_get_stats(batch, &b);
-		assert_memory_equal(&a, &b, sizeof(a));
-		assert_int_equal(limiter_notice_due(each, t),
-				 limiter_notice_due(batch, t));
-		assert_true(limiter_next_deadline(each) ==
-			    limiter_next_deadline(batch));
-		if (limiter_notice_due(each, t) || r % 997 == 3) {
-			limiter_notice_take(each, t, ta, sizeof(ta));
-			limiter_notice_take(batch, t, tb, sizeof(tb));
-			assert_string_equal(ta, tb);
-		}
+		assert_agree(each, batch, t, r % 997 == 3);
 	}
 	assert_true(skipped > 10000);
 	assert_true(stats(each).admitted_lines > 1000);
@@ -842,12 +859,7 @@ static void test_skipped_lines_match_offers(void **state)
 
 static void test_fast_path_matches_general(void **state)
 {
-	struct limiter_config cfg = {
-		.rate_bytes = 20000,
-		.burst_bytes = 5000,
-		.entry_overhead = 1,
-		.notice = true,
-	};
+	struct limiter_config cfg = agree_cfg;
 	uint64_t rng = 0x243f6a8885a308d3u;
 	int64_t t = 0;
 	struct limiter *fast, *gen;
@@ -861,15 +873,9 @@ static void test_fast_path_matches_general(void **state)
 	assert_non_null(fast);
 	assert_non_null(gen);
 	for (i = 0; i < 200000; i++) {
-		struct limiter_stats a, b;
-		char ta[LIMITER_NOTICE_MAX], tb[LIMITER_NOTICE_MAX];
 		struct log_entry e;
-		uint64_t r;
+		uint64_t r = xorshift(&rng);
 
-		rng ^= rng << 13;
-		rng ^= rng >> 7;
-		rng ^= rng << 17;
-		r = rng;
 		if (r % 4 == 0)
 			t += (int64_t)(r >> 8) % (20 * MS);
 		else if (r % 64 == 1)
@@ -884,18 +890,7 @@ static void test_fast_path_matches_general(void **state)
 				    (size_t)(r >> 20) %
 					    (r & 0x400 ? 9000 : 300));
 		assert_int_equal(offer(fast, e, t), offer(gen, e, t));
-		assert_int_equal(limiter_notice_due(fast, t),
-				 limiter_notice_due(gen, t));
-		assert_true(limiter_next_deadline(fast) ==
-			    limiter_next_deadline(gen));
-		limiter_get_stats(fast, &a);
-		limiter_get_stats(gen, &b);
-		assert_memory_equal(&a, &b, sizeof(a));
-		if (limiter_notice_due(fast, t) || r % 997 == 3) {
-			limiter_notice_take(fast, t, ta, sizeof(ta));
-			limiter_notice_take(gen, t, tb, sizeof(tb));
-			assert_string_equal(ta, tb);
-		}
+		assert_agree(fast, gen, t, r % 997 == 3);
 	}
 	assert_true(stats(fast).dropped_lines > 1000);
 	assert_true(stats(fast).admitted_lines > 1000);
