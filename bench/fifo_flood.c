@@ -7,8 +7,8 @@
  * It must be faster than what it feeds, or the benchmark measures it.
  * Building each frame with its own clock_gettime() and copying it twice
  * held it to about 7.5 M 100-byte lines/s with nothing but dd reading the
- * FIFO.  So one batch of frames (about 64 KiB, whole frames) is built
- * once, and before it goes in again only its time stamps are rewritten: each
+ * FIFO.  So batches of frames (about 64 KiB each, whole frames) are built
+ * once, and before one goes in again only its time stamps are rewritten: each
  * line's time is the start time plus 100 ns per line, so times still
  * increase and cross second boundaries as a busy container's do.  64 KiB
  * writes also let the reader into the pipe between them (a pipe's writer
