@@ -383,9 +383,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
+			/* Nothing more now: wait for readable. */
 			if (errno == EAGAIN)
-				goto out; /* nothing more now: wait for readable
-					   */
+				goto out;
 			diag(DIAG_ERROR, "container %.12s: reading %s: %s",
 			     s->container_id, s->path, strerror(errno));
 			s->eof = true;
