@@ -354,7 +354,8 @@ static int run(struct frame_decoder *d, const uint8_t *data, size_t n,
 	size_t hint = 0, checked = 0;
 	int rc = 0;
 
-	/* A limiter that admitted nothing in the last feed may now. */
+	/* Time may have moved on since the last feed, and with it what a
+	 * rate limit admits: skipping waits for a FRAME_SKIP of this one. */
 	d->skipping = false;
 	for (;;) {
 		const uint8_t *p;
