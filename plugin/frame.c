@@ -275,6 +275,22 @@ static bool may_complete(struct frame_decoder *d, struct cursor *c, size_t len,
 	return true;
 }
 
+/*
+ * Give 'e' to 'cb' and take its answer: FRAME_PAUSE to stop, else 0, with
+ * skipping set for what follows when it answered FRAME_SKIP.
+ */
+static int deliver(struct frame_decoder *d, const struct log_entry *e,
+		   frame_entry_cb *cb, void *arg)
+{
+	int answer = cb(arg, e);
+
+	if (answer != FRAME_TAKEN && answer != FRAME_SKIP)
+		return FRAME_PAUSE;
+	d->skipping = answer == FRAME_SKIP && d->skip_cb != NULL;
+	d->skip_min = e->line_len;
+	return 0;
+}
+
 /* Report the entries skipped so far, before anything after them. */
 static void flush_skipped(struct frame_decoder *d, void *arg, uint64_t *lines,
 			  uint64_t *bytes)
@@ -308,7 +324,6 @@ static inline int deliver_whole(struct frame_decoder *d, struct cursor *c,
 		struct log_entry e;
 		size_t len = get_be32(p);
 		size_t line_len;
-		int answer;
 
 		if (len > d->max_frame ||
 		    len > (size_t)(end - p) - HEADER_BYTES)
@@ -328,13 +343,10 @@ static inline int deliver_whole(struct frame_decoder *d, struct cursor *c,
 		}
 		if (logentry_decode(p + HEADER_BYTES, len, &e) != 0)
 			break;
-		answer = cb(arg, &e);
-		if (answer != FRAME_TAKEN && answer != FRAME_SKIP) {
+		if (deliver(d, &e, cb, arg) == FRAME_PAUSE) {
 			rc = FRAME_PAUSE;
 			break;
 		}
-		d->skipping = answer == FRAME_SKIP && d->skip_cb != NULL;
-		d->skip_min = e.line_len;
 		frames++;
 		p += HEADER_BYTES + len;
 	}
@@ -361,7 +373,6 @@ static int run(struct frame_decoder *d, const uint8_t *data, size_t n,
 		const uint8_t *p;
 		struct log_entry e;
 		size_t len, limit, avail, at;
-		int answer;
 
 		/* (With nothing left of the data, 'data' may be NULL.) */
 		if (!d->resync && c.pos >= c.orig &&
@@ -417,14 +428,11 @@ static int run(struct frame_decoder *d, const uint8_t *data, size_t n,
 			continue;
 		}
 		d->resync = false;
-		answer = cb(arg, &e);
-		if (answer != FRAME_TAKEN && answer != FRAME_SKIP) {
+		if (deliver(d, &e, cb, arg) == FRAME_PAUSE) {
 			d->paused = true;
 			rc = FRAME_PAUSE;
 			break;
 		}
-		d->skipping = answer == FRAME_SKIP && d->skip_cb != NULL;
-		d->skip_min = e.line_len;
 		d->stats.frames++;
 		c.pos += HEADER_BYTES + len;
 		head_checked = 0;

@@ -160,6 +160,14 @@ out:
 	s->qdrop_bytes = 0;
 }
 
+/* 'lines' whole lines of 'bytes' text bytes the rate limit dropped. */
+static void count_rate_drops(struct stream *s, uint64_t lines, uint64_t bytes)
+{
+	s->stats.entries += lines;
+	s->stats.rate_dropped_lines += lines;
+	s->stats.rate_dropped_bytes += bytes;
+}
+
 static int on_entry(void *arg, const struct log_entry *e)
 {
 	struct stream *s = arg;
@@ -179,9 +187,7 @@ static int on_entry(void *arg, const struct log_entry *e)
 		if (limiter_notice_due(s->lim, s->now_ns))
 			write_notice(s, s->now_ns);
 		if (v == LIMITER_DROP) {
-			s->stats.entries++;
-			s->stats.rate_dropped_lines++;
-			s->stats.rate_dropped_bytes += e->line_len;
+			count_rate_drops(s, 1, e->line_len);
 			/* A flood over its rate: until time moves on, the
 			 * whole lines after this one that are as long go
 			 * unread (on_skipped). */
@@ -221,9 +227,7 @@ static void on_skipped(void *arg, uint64_t lines, uint64_t bytes)
 	struct stream *s = arg;
 
 	limiter_drop_lines(s->lim, lines, bytes, s->now_ns);
-	s->stats.entries += lines;
-	s->stats.rate_dropped_lines += lines;
-	s->stats.rate_dropped_bytes += bytes;
+	count_rate_drops(s, lines, bytes);
 	if (limiter_notice_due(s->lim, s->now_ns))
 		write_notice(s, s->now_ns);
 }

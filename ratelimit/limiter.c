@@ -251,20 +251,27 @@ static enum limiter_verdict offer_block(struct limiter *l, bool cont,
 	return LIMITER_ADMIT;
 }
 
-static void count_drop(struct limiter *l, const struct log_entry *e, bool line,
-		       unsigned refused, int64_t now_ns)
+/* 'entries' dropped at 'now_ns', 'lines' of them lines, 'bytes' of text. */
+static void count_drops(struct limiter *l, uint64_t entries, uint64_t lines,
+			uint64_t bytes, unsigned refused, int64_t now_ns)
 {
-	l->stats.dropped_bytes += e->line_len;
-	l->stats.dropped_lines += line;
+	l->stats.dropped_bytes += bytes;
+	l->stats.dropped_lines += lines;
 	if (l->ep_drops == 0) {
 		l->ep_start_ns = now_ns;
 		l->ep_passed = false;
 	}
-	l->ep_drops++;
+	l->ep_drops += entries;
 	l->last_drop_ns = now_ns;
-	l->ep_bytes += e->line_len;
-	l->ep_lines += line;
+	l->ep_bytes += bytes;
+	l->ep_lines += lines;
 	l->ep_refused |= refused;
+}
+
+static void count_drop(struct limiter *l, const struct log_entry *e, bool line,
+		       unsigned refused, int64_t now_ns)
+{
+	count_drops(l, 1, line, e->line_len, refused, now_ns);
 }
 
 /* What an entry costs the bytes bucket. */
@@ -392,20 +399,10 @@ bool limiter_drops_longer(const struct limiter *l, const struct log_entry *e)
 void limiter_drop_lines(struct limiter *l, uint64_t lines, uint64_t bytes,
 			int64_t now_ns)
 {
-	/* count_drop() for each, summed (they all share 'now_ns'). */
-	if (lines == 0)
-		return;
-	l->stats.dropped_bytes += bytes;
-	l->stats.dropped_lines += lines;
-	if (l->ep_drops == 0) {
-		l->ep_start_ns = now_ns;
-		l->ep_passed = false;
-	}
-	l->ep_drops += lines;
-	l->last_drop_ns = now_ns;
-	l->ep_bytes += bytes;
-	l->ep_lines += lines;
-	l->ep_refused |= REFUSED_BYTES;
+	/* As limiter_offer()'s shortest path counts each, summed (they all
+	 * share 'now_ns'); no lines must not start an episode. */
+	if (lines > 0)
+		count_drops(l, lines, lines, bytes, REFUSED_BYTES, now_ns);
 }
 
 bool limiter_notice_due(const struct limiter *l, int64_t now_ns)

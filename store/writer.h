@@ -164,8 +164,8 @@ struct sink_rotation {
  */
 void sink_set_rotation(struct sink *s, const struct sink_rotation *r);
 
-/* True when pending bytes are at or above the limit (also inside a
- * sink_hold()). */
+/* True when the bytes waiting for the writer, handed over or kept by the
+ * loop, are at or above the limit (also inside a sink_hold()). */
 bool sink_is_full(const struct sink *s);
 
 /* A snapshot of the counters (safe from the loop thread at any time). */
