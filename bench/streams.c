@@ -18,11 +18,15 @@
  *      received on a ReadLogs Follow reply (docker logs -f) for one stream,
  *      beside the file figure of the same lines;
  *   4. scaling: plugin CPU per line on 1, 10, 100 and 1,000 streams,
- *      twice: with the same rate on every stream (the load grows with the
- *      streams, and only their number changes), and with one total rate
- *      split across them (the lines also get sparser).  Each row is
- *      relative to the 1-stream figure and to a reference logger given
- *      the identical load right after it.  The
+ *      three times: with the same rate on every stream (the load grows
+ *      with the streams), with one total rate split across them a line
+ *      to a write(2) (the lines also get sparser), and with that total
+ *      split in bursts of SCALE_BURST lines staggered so that the bursts
+ *      per second stay the same (only the number of streams changes: the
+ *      curve that shows what a stream costs).  Each row is relative to
+ *      the 1-stream figure and to a reference logger given the identical
+ *      load right after it, with the context switches per 1,000 lines of
+ *      both.  The
  *      reference is one thread in this process doing the same job with the
  *      least machinery: epoll (level-triggered) over the N FIFOs, for each
  *      ready FIFO one read(2), the project's frame decoder, jsonline_encode()
@@ -53,9 +57,9 @@
  * (1000 lines/s per stream), LAT_STREAMS ("1,10,100"), LAT_RAMP
  * ("200,400,600,800": tried in order while the previous one kept up),
  * SCALE_EACH (20 lines/s per stream), SCALE_RATE (20000 lines/s in
- * total), SCALE_SECONDS (5), SCALE_STREAMS
- * ("1,10,100,1000"), PARTS ("mlfs": memory+idle, latency, follow,
- * scaling), RATELOG_BIN (build/ratelog), TMPDIR.
+ * total), SCALE_BURST (20 lines), SCALE_SECONDS (5), SCALE_STREAMS
+ * ("1,10,100,1000"), SCALE_CURVES ("esb": each, split, burst), PARTS ("mlfs":
+ * memory+idle, latency, follow, scaling), RATELOG_BIN (build/ratelog), TMPDIR.
  *
  * The load generator (one thread, one write(2) per line) and the reader
  * share the machine with the plugin; "sender late" says how far behind its
@@ -87,6 +91,8 @@
 #define REF_READ      (1024 * 1024) /* the plugin's read buffer, too */
 #define REF_PIPE_SIZE (1024 * 1024) /* what the plugin asks for a FIFO */
 #define REF_EVENTS    256
+#define FRAME_MAX     (LINE_LEN + 64) /* one framed line, with room */
+#define BURST_MAX     64	      /* lines in one write(2), at most */
 
 /* One stream: a FIFO we write and the log file we read back. */
 struct bstream {
@@ -365,9 +371,8 @@ static double self_cpu_ms(void)
  * The line text: "SSSSSSSSSS TTTTTTTTTTTTTTTTTTT xxx..." (sequence, then
  * the monotonic ns of the write), LINE_LEN bytes.
  */
-static int send_line(struct bstream *s, uint64_t seq)
+static size_t frame_line(uint8_t *fr, uint64_t seq)
 {
-	uint8_t fr[LINE_LEN + 64];
 	char text[LINE_LEN + 1];
 	struct log_entry e;
 	int n;
@@ -381,7 +386,28 @@ static int send_line(struct bstream *s, uint64_t seq)
 	e.time_nano = h_now_real_ns();
 	e.line = (const uint8_t *)text;
 	e.line_len = LINE_LEN;
-	return h_write_all(s->f.fd, fr, logentry_encode_frame(fr, &e));
+	return logentry_encode_frame(fr, &e);
+}
+
+static int send_line(struct bstream *s, uint64_t seq)
+{
+	uint8_t fr[FRAME_MAX];
+
+	return h_write_all(s->f.fd, fr, frame_line(fr, seq));
+}
+
+/*
+ * 'count' lines from 'seq' on in one write(2), as a program's burst of
+ * lines reaches the FIFO when dockerd's copier is behind it.
+ */
+static int send_burst(struct bstream *s, uint64_t seq, unsigned count)
+{
+	uint8_t fr[BURST_MAX * FRAME_MAX];
+	size_t len = 0;
+
+	for (unsigned k = 0; k < count; k++)
+		len += frame_line(fr + len, seq + k);
+	return h_write_all(s->f.fd, fr, len);
 }
 
 /* Parse "SSSSSSSSSS TTTTTTTTTTTTTTTTTTT " at p (at least 31 bytes). */
@@ -993,11 +1019,22 @@ struct load {
 };
 
 /*
- * Every stream writes 'rate' lines/s for 'secs' seconds, spread evenly (the
- * streams' phases are staggered), each line one write(2).  A late tick
- * catches up, so what is sent stays what is due.
+ * Stream i's head start, in lines: the streams' bursts are staggered over
+ * one burst's time, so they arrive one after another, not in clumps.
  */
-static int run_load(struct phase *p, double rate, double secs, struct load *out)
+static double phase(size_t i, size_t n, unsigned burst)
+{
+	return (double)i * (double)burst / (double)n;
+}
+
+/*
+ * Every stream writes 'rate' lines/s for 'secs' seconds, spread evenly (the
+ * streams' phases are staggered), 'burst' lines to a write(2): each burst
+ * is sent once all its lines are due.  A late tick catches up, so what is
+ * sent stays what is due (a last partial burst included).
+ */
+static int run_load(struct phase *p, double rate, unsigned burst, double secs,
+		    struct load *out)
 {
 	int64_t t0 = now_ns(), next = t0, end = t0 + (int64_t)(secs * 1e9);
 	double c0 = self_cpu_ms();
@@ -1021,14 +1058,21 @@ static int run_load(struct phase *p, double rate, double secs, struct load *out)
 			uint64_t due =
 				base[i] +
 				(uint64_t)((double)(t - t0) * 1e-9 * rate +
-					   (double)i / (double)p->n);
+					   phase(i, p->n, burst));
 
-			while (s->sent < due) {
-				if (send_line(s, s->sent + 1) != 0) {
+			while (s->sent < due &&
+			       (due - s->sent >= burst || t >= end)) {
+				unsigned k = due - s->sent < burst
+						     ? (unsigned)(due - s->sent)
+						     : burst;
+
+				if ((k == 1 ? send_line(s, s->sent + 1)
+					    : send_burst(s, s->sent + 1, k)) !=
+				    0) {
 					free(base);
 					return -1;
 				}
-				s->sent++;
+				s->sent += k;
 			}
 		}
 		if (t >= end)
@@ -1042,8 +1086,7 @@ static int run_load(struct phase *p, double rate, double secs, struct load *out)
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		out->sent += p->s[i].sent - base[i];
-		out->target +=
-			(uint64_t)(secs * rate + (double)i / (double)p->n);
+		out->target += (uint64_t)(secs * rate + phase(i, p->n, burst));
 	}
 	out->secs = (double)(now_ns() - t0) / 1e9;
 	out->self_ms = self_cpu_ms() - c0;
@@ -1112,6 +1155,7 @@ struct result {
 	double plugin_pct;	 /* plugin CPU over the window, % of one core */
 	double loop_pct;	 /* the event loop thread's share of that */
 	double lines_per_read;	 /* the reference's; 0 for the plugin */
+	double switches_per_kline; /* context switches per 1,000 lines */
 	long hwm_kib;
 };
 
@@ -1124,7 +1168,8 @@ static void phase_usage(struct phase *p, struct usage *u)
 		usage_read(p->h->pid, u);
 }
 
-static int measure(struct phase *p, double rate, double secs, struct result *r)
+static int measure(struct phase *p, double rate, unsigned burst, double secs,
+		   struct result *r)
 {
 	struct usage a, b;
 	struct samples s;
@@ -1134,7 +1179,7 @@ static int measure(struct phase *p, double rate, double secs, struct result *r)
 	memset(r, 0, sizeof(*r));
 	phase_usage(p, &a);
 	t0 = now_ns();
-	if (run_load(p, rate, secs, &r->ld) != 0)
+	if (run_load(p, rate, burst, secs, &r->ld) != 0)
 		return -1;
 	r->missing = phase_drain(p);
 	phase_usage(p, &b);
@@ -1157,6 +1202,10 @@ static int measure(struct phase *p, double rate, double secs, struct result *r)
 		b.reads > a.reads
 			? (double)r->ld.sent / (double)(b.reads - a.reads)
 			: 0;
+	r->switches_per_kline = r->ld.sent != 0
+					? (double)(b.ctxsw - a.ctxsw) * 1000.0 /
+						  (double)r->ld.sent
+					: 0;
 	/* The reference lives in this process: no RSS of its own. */
 	r->hwm_kib = p->ref == NULL ? rss_kib(p->h->pid, "VmHWM:") : 0;
 	return 0;
@@ -1222,7 +1271,7 @@ static int part_memory_idle(void)
 		if (hwm_reset(pid) != 0)
 			printf("  NOTE: cannot reset VmHWM: the peak is since "
 			       "the start\n");
-		if (measure(&p, rates[k], secs, &r) != 0) {
+		if (measure(&p, rates[k], 1, secs, &r) != 0) {
 			phase_close(&p);
 			return -1;
 		}
@@ -1289,7 +1338,7 @@ static int part_latency(void)
 		if (phase_open_plugin(&p) != 0)
 			return -1;
 		if (phase_add_streams(&p, n, 20000) != 0 ||
-		    measure(&p, rate, secs, &r) != 0) {
+		    measure(&p, rate, 1, secs, &r) != 0) {
 			phase_close(&p);
 			return -1;
 		}
@@ -1433,7 +1482,7 @@ static int part_follow(void)
 		fprintf(stderr, "streams: the follower never got a line\n");
 		goto fail;
 	}
-	if (measure(&p, rate, secs, &r) != 0)
+	if (measure(&p, rate, 1, secs, &r) != 0)
 		goto fail;
 	/* The file has every line; wait for the follower to have them. */
 	deadline = h_now_ms() + DRAIN_MS;
@@ -1477,18 +1526,18 @@ fail:
 }
 
 /*
- * n streams at 'rate' lines/s each for 'secs' seconds on a new plugin, or
- * on the reference logger.  Returns 0 or -1.
+ * n streams at 'rate' lines/s each, 'burst' lines to a write(2), for 'secs'
+ * seconds on a new plugin, or on the reference logger.  Returns 0 or -1.
  */
-static int scale_row(bool reference, size_t n, double rate, double secs,
-		     struct result *r)
+static int scale_row(bool reference, size_t n, double rate, unsigned burst,
+		     double secs, struct result *r)
 {
 	struct phase p;
 
 	if ((reference ? phase_open_reference(&p) : phase_open_plugin(&p)) != 0)
 		return -1;
 	if (phase_add_streams(&p, n, 40000) != 0 ||
-	    measure(&p, rate, secs, r) != 0) {
+	    measure(&p, rate, burst, secs, r) != 0) {
 		phase_close(&p);
 		return -1;
 	}
@@ -1497,50 +1546,78 @@ static int scale_row(bool reference, size_t n, double rate, double secs,
 	return 0;
 }
 
+/* What a scaling curve holds fixed as the streams multiply. */
+enum scale_load {
+	SCALE_EACH,  /* each stream's rate: the total grows with N */
+	SCALE_SPLIT, /* the total rate: each stream's lines get sparser */
+	SCALE_BURST, /* the total rate and the lines per write(2) */
+};
+
 /*
  * One curve: N streams from SCALE_STREAMS, each row the plugin and then the
- * reference logger alone on the machine with the same load.  'each' true:
- * every stream writes 'rate' lines/s, so the load grows with N and only
- * the number of streams changes from row to row.  'each' false: 'rate'
- * lines/s in total split across the N streams, so the lines also get
- * sparser: at 1,000 streams each is a read(2) and a write(2) of its own,
- * for any logger that keeps one file per container.
+ * reference logger alone on the machine with the same load.
+ *
+ * SCALE_EACH: every stream writes 'rate' lines/s, so the load grows with N.
+ * A lone line pays for waking whatever handles it, and more streams share
+ * each wake-up, so the cost per line falls for any logger.
+ *
+ * SCALE_SPLIT: 'rate' lines/s in total split across the N streams, one line
+ * to a write(2), so the lines also get sparser: at 1,000 streams each is a
+ * read(2) and a write(2) of its own, for any logger that keeps one file per
+ * container, and the cost per line rises for any logger.
+ *
+ * SCALE_BURST: the same total, in writes of 'burst' lines.  The bursts
+ * come at the same pace on every row, one stream's after another's, so
+ * the lines per wake-up, per read(2) and per write(2) stay as they are and
+ * only the number of streams changes.  That is the curve that shows what
+ * a stream costs: flat if nothing in the plugin grows with their number.
  */
-static int scale_curve(double rate, bool each, double secs)
+static int scale_curve(enum scale_load load, double rate, unsigned burst,
+		       double secs)
 {
 	long counts[16];
 	size_t nc = env_list("SCALE_STREAMS", "1,10,100,1000", counts, 16);
 	double plug[16], ref[16];
 	size_t lo = 0, hi = 0;
 
-	if (each)
+	if (load == SCALE_EACH)
 		printf("== scaling, the same load per stream: %.0f lines/s "
 		       "each on N streams, %.0f s each; plugin CPU per line "
-		       "(target: flat) beside the reference logger's\n",
+		       "beside the reference logger's\n",
 		       rate, secs);
-	else
+	else if (load == SCALE_SPLIT)
 		printf("== scaling, one load split: %.0f lines/s in total "
 		       "split across N streams, %.0f s each; plugin CPU per "
 		       "line beside the reference logger's on the identical "
 		       "load\n",
 		       rate, secs);
+	else
+		printf("== scaling, one load split in bursts: %.0f lines/s in "
+		       "total across N streams, %u lines to a write(2), the "
+		       "same bursts per second on every row, %.0f s each; "
+		       "plugin CPU per line (target: flat) beside the "
+		       "reference logger's\n",
+		       rate, burst, secs);
 	printf("| streams | lines/s each | lines sent | plugin CPU ms (ticks) "
 	       "| plugin CPU ms (schedstat) | ns CPU/line | of which event "
 	       "loop | vs "
-	       "1st row | file p99 ms | missing | reference ns CPU/line | "
+	       "1st row | switches per 1k lines | file p99 ms | missing | "
+	       "reference ns CPU/line | "
 	       "plugin / reference | reference lines per read | reference "
+	       "switches per 1k lines | reference "
 	       "file p99 ms | reference missing |\n"
 	       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-	       "\n");
+	       "---|---|\n");
 	for (size_t k = 0; k < nc; k++) {
 		size_t n = (size_t)counts[k];
-		double per = each ? rate : rate / (double)n;
+		double per = load == SCALE_EACH ? rate : rate / (double)n;
+		unsigned b = load == SCALE_BURST ? burst : 1;
 		struct result r, rr;
 
 		/* The plugin first, then the reference: each alone on the
 		 * machine, with the same load (rate, seconds, line). */
-		if (scale_row(false, n, per, secs, &r) != 0 ||
-		    scale_row(true, n, per, secs, &rr) != 0)
+		if (scale_row(false, n, per, b, secs, &r) != 0 ||
+		    scale_row(true, n, per, b, secs, &rr) != 0)
 			return -1;
 		plug[k] = r.ns_per_line;
 		ref[k] = rr.ns_per_line;
@@ -1549,14 +1626,16 @@ static int scale_curve(double rate, bool each, double secs)
 		if (counts[k] > counts[hi])
 			hi = k;
 		printf("| %zu | %.0f | %llu | %.0f | %.1f | %.0f | %.0f | "
-		       "%.2fx "
-		       "| %.1f | %llu | %.0f | %.2fx | %.1f | %.1f | %llu |\n",
+		       "%.2fx | %.0f "
+		       "| %.1f | %llu | %.0f | %.2fx | %.1f | %.0f | %.1f | "
+		       "%llu |\n",
 		       n, per, (unsigned long long)r.ld.sent, r.cpu_ms,
 		       r.cpu_sched_ms, r.ns_per_line, r.loop_ns_per_line,
-		       plug[0] > 0 ? r.ns_per_line / plug[0] : 0, r.lat.p99,
+		       plug[0] > 0 ? r.ns_per_line / plug[0] : 0,
+		       r.switches_per_kline, r.lat.p99,
 		       (unsigned long long)r.missing, rr.ns_per_line,
 		       rr.ns_per_line > 0 ? r.ns_per_line / rr.ns_per_line : 0,
-		       rr.lines_per_read, rr.lat.p99,
+		       rr.lines_per_read, rr.switches_per_kline, rr.lat.p99,
 		       (unsigned long long)rr.missing);
 	}
 	/* The ratio is what the plugin adds; the reference's own curve is
@@ -1575,10 +1654,27 @@ static int scale_curve(double rate, bool each, double secs)
 static int part_scaling(void)
 {
 	double secs = (double)env_long("SCALE_SECONDS", 5);
+	double rate = (double)env_long("SCALE_RATE", 20000);
+	long burst = env_long("SCALE_BURST", 20);
+	const char *curves = getenv("SCALE_CURVES"); /* e.g. "sb" */
 
-	if (scale_curve((double)env_long("SCALE_EACH", 20), true, secs) != 0)
+	if (burst < 1 || burst > BURST_MAX) {
+		fprintf(stderr, "streams: SCALE_BURST is 1 to %d\n", BURST_MAX);
 		return -1;
-	return scale_curve((double)env_long("SCALE_RATE", 20000), false, secs);
+	}
+	if (curves == NULL)
+		curves = "esb";
+	if (strchr(curves, 'e') != NULL &&
+	    scale_curve(SCALE_EACH, (double)env_long("SCALE_EACH", 20), 1,
+			secs) != 0)
+		return -1;
+	if (strchr(curves, 's') != NULL &&
+	    scale_curve(SCALE_SPLIT, rate, 1, secs) != 0)
+		return -1;
+	if (strchr(curves, 'b') != NULL &&
+	    scale_curve(SCALE_BURST, rate, (unsigned)burst, secs) != 0)
+		return -1;
+	return 0;
 }
 
 static long proc_long(const char *path)
