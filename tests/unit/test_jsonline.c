@@ -517,9 +517,49 @@ static void test_escape_random_against_ref(void **state)
 }
 
 /*
- * Plain runs of 16 to 48 bytes with one or two bytes to escape near their
- * end: the encoder loads the last 16 bytes of a run again, overlapping what
- * it has copied, and must neither miss nor misplace such a byte.
+ * 'n' bytes as a line's text and as its stream name against ref_escape().
+ * A line's text is copied 32 bytes at a time on CPUs with AVX2, a stream
+ * name always 16 at a time, so on such a CPU the two take both paths.
+ */
+static void check_text_and_stream(const uint8_t *s, size_t n, const char *what)
+{
+	char want[1024];
+	char name[256];
+	size_t wn;
+	char *got;
+	struct log_entry e;
+
+	e = entry(s, n, NULL, 0);
+	e.partial = true;
+	memcpy(want, "{\"log\":\"", 8);
+	wn = 8 + ref_escape(want + 8, s, n);
+	memcpy(want + wn, "\"," EPOCH0, sizeof("\"," EPOCH0));
+	got = encode(&e, NULL, 0, NULL);
+	if (strcmp(got, want) != 0)
+		fail_msg("text, %s:\n got  %s want %s", what, got, want);
+	test_free(got);
+
+	assert_true(n < sizeof(name));
+	memcpy(name, s, n);
+	name[n] = '\0';
+	e = entry(NULL, 0, NULL, 0);
+	e.partial = true;
+	e.source = name;
+	e.source_len = n;
+	memcpy(want, "{\"stream\":\"", 11);
+	wn = 11 + ref_escape(want + 11, s, n);
+	memcpy(want + wn, "\"," EPOCH0, sizeof("\"," EPOCH0));
+	got = encode(&e, NULL, 0, NULL);
+	if (strcmp(got, want) != 0)
+		fail_msg("stream, %s:\n got  %s want %s", what, got, want);
+	test_free(got);
+}
+
+/*
+ * Plain runs of 16 to 96 bytes with one or two bytes to escape near their
+ * end: the encoder loads the last 16 (or 32) bytes of a run again,
+ * overlapping what it has copied, and must neither miss nor misplace such
+ * a byte.
  */
 static void test_escape_run_tails(void **state)
 {
@@ -534,14 +574,12 @@ static void test_escape_run_tails(void **state)
 					       "\xe2\x80",
 					       "\xf0\x9f\x98\x80"};
 	const size_t ns = sizeof(specials) / sizeof(specials[0]);
-	uint8_t s[64];
-	char want[512];
-	size_t len, pos, k, j, n, wn;
-	char *got;
-	struct log_entry e;
+	uint8_t s[128];
+	char what[64];
+	size_t len, pos, k, j;
 
 	(void)state;
-	for (len = 16; len <= 48; len++) {
+	for (len = 16; len <= 96; len++) {
 		for (pos = 0; pos < len; pos++) {
 			for (k = 0; k < ns; k++) {
 				for (j = 0; j <= ns; j++) {
@@ -556,21 +594,11 @@ static void test_escape_run_tails(void **state)
 					    strlen(specials[j]) == 1)
 						s[len - 1] =
 							(uint8_t)specials[j][0];
-					n = len;
-					e = entry(s, n, NULL, 0);
-					e.partial = true;
-					memcpy(want, "{\"log\":\"", 8);
-					wn = 8 + ref_escape(want + 8, s, n);
-					memcpy(want + wn, "\"," EPOCH0,
-					       sizeof("\"," EPOCH0));
-					got = encode(&e, NULL, 0, NULL);
-					if (strcmp(got, want) != 0)
-						fail_msg("len %zu pos %zu "
-							 "special %zu/%zu:\n"
-							 " got  %s want %s",
-							 len, pos, k, j, got,
-							 want);
-					test_free(got);
+					snprintf(what, sizeof(what),
+						 "len %zu pos %zu special "
+						 "%zu/%zu",
+						 len, pos, k, j);
+					check_text_and_stream(s, len, what);
 				}
 			}
 		}
