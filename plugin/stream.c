@@ -388,8 +388,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	if (s->block) {
-		size_t most = s->lim != NULL ? BLOCK_READ_MAX
-					     : BLOCK_READ_UNLIMITED;
+		size_t most =
+			s->lim != NULL ? BLOCK_READ_MAX : BLOCK_READ_UNLIMITED;
 
 		if (want > most)
 			want = most;
