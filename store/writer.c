@@ -34,6 +34,17 @@
 #define KEEP_CAPACITY (256 * 1024)
 #define SMALL_BATCH   (KEEP_CAPACITY / 4)
 #define MIN_CAPACITY  (16 * 1024)
+/*
+ * A sink that caught up gives its buffers to the writer's spares, and the
+ * next sink to start a batch takes the one given last, still in a cache.
+ * With a buffer of its own per sink, a line now and then on each of 1,000
+ * streams touched a cold buffer three times: the cost per line rose with
+ * the number of streams.  Spares are small (a flood's buffers are freed)
+ * and few, so a quiet sink holds no buffer and the spares at most
+ * SPARE_MAX * SPARE_CAPACITY.
+ */
+#define SPARE_MAX      16
+#define SPARE_CAPACITY (64 * 1024)
 /* The janitor's pass runs at least this often. */
 #define JANITOR_PERIOD_SEC 60
 /* Retry a failing disk after 100 ms, doubling up to 10 s. */
@@ -120,6 +131,10 @@ struct writer {
 	uint64_t max_disk;
 	int64_t keep_stopped_ns;
 	struct job **jobs_tail; /* guarded by lock */
+	/* Guarded by lock: empty buffers for the next batches, the last one
+	 * given at the top. */
+	struct buf spare[SPARE_MAX];
+	unsigned nspare;
 };
 
 static void buf_release(struct buf *b)
@@ -147,6 +162,29 @@ static int buf_reserve(struct buf *b, size_t more)
 	b->data = p;
 	b->cap = cap;
 	return 0;
+}
+
+/* Caller holds w->lock.  Give 'b' (emptied) to the spares or free it. */
+static void spare_put(struct writer *w, struct buf *b)
+{
+	if (b->cap == 0)
+		return;
+	if (b->cap > SPARE_CAPACITY || w->nspare == SPARE_MAX) {
+		buf_release(b);
+		return;
+	}
+	b->len = 0;
+	w->spare[w->nspare++] = *b;
+	b->data = NULL;
+	b->cap = 0;
+}
+
+/* Caller holds w->lock.  An empty 'b' with no memory takes a spare. */
+static void spare_take(struct writer *w, struct buf *b)
+{
+	if (b->cap != 0 || w->nspare == 0)
+		return;
+	*b = w->spare[--w->nspare];
 }
 
 static void sink_free(struct sink *s)
@@ -610,18 +648,16 @@ static void *writer_main(void *arg)
 		 * them and faulting megabytes back in, batch after batch,
 		 * was a tenth of the loop thread's time when one container
 		 * floods.  One that has caught up with a small batch gives
-		 * them back, so a sink gone quiet holds at most
-		 * KEEP_CAPACITY three times ('fill' too).  Small is a fixed
-		 * size, not a part of the buffer: a flood's last batch of a
-		 * turn is often a fraction of its buffer, and regrowing the
-		 * buffers each turn copied them over and over. */
+		 * them to the spares (or frees them), so a sink gone quiet
+		 * holds none.  Small is a fixed size, not a part of the
+		 * buffer: a flood's last batch of a turn is often a fraction
+		 * of its buffer, and regrowing the buffers each turn copied
+		 * them over and over. */
 		small = s->out.len < SMALL_BATCH;
 		s->out.len = 0;
 		if (small && s->pending.len == 0) {
-			if (s->out.cap > KEEP_CAPACITY)
-				buf_release(&s->out);
-			if (s->pending.cap > KEEP_CAPACITY)
-				buf_release(&s->pending);
+			spare_put(w, &s->out);
+			spare_put(w, &s->pending);
 		}
 		last = s->refs == 0 && s->pending.len == 0 && !s->queued;
 		if (last)
@@ -787,6 +823,8 @@ void writer_free(struct writer *w)
 		wait_compression(w, s);
 		sink_free(s);
 	}
+	while (w->nspare > 0)
+		buf_release(&w->spare[--w->nspare]);
 	pthread_cond_destroy(&w->compressed);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
@@ -888,6 +926,7 @@ void sink_hold(struct sink *s)
 
 	pthread_mutex_lock(&w->lock);
 	s->held_pending = s->pending.len;
+	spare_take(w, &s->fill);
 	pthread_mutex_unlock(&w->lock);
 	s->held = true;
 }
@@ -922,10 +961,10 @@ static bool hand_over(struct writer *w, struct sink *s)
 		return false;
 	}
 	s->prog.appended_bytes += n;
-	/* What a flood left here goes once batches are small again, as the
-	 * writer does with its two (KEEP_CAPACITY). */
-	if (s->fill.cap > KEEP_CAPACITY && n < SMALL_BATCH)
-		buf_release(&s->fill);
+	/* Once batches are small, 'fill' goes to the spares as the writer's
+	 * two do. */
+	if (n < SMALL_BATCH)
+		spare_put(w, &s->fill);
 	return queue_dirty(w, s);
 }
 

@@ -12,7 +12,10 @@
  * once and writes it with one write(2), so a busy stream's lines go to disk
  * in large batches.  A sink's pending bytes are bounded: when they reach the
  * limit sink_append() refuses the entry and the caller drops it (counted) or
- * stops reading its FIFO until the writer catches up.
+ * stops reading its FIFO until the writer catches up.  A sink that has
+ * caught up holds no buffer: its batches borrow from a few small spares the
+ * writer keeps, so a thousand containers each writing a line now and then
+ * cost neither a buffer each nor the cache misses of touching one.
  *
  * Rotation happens on the writer thread, between two lines, exactly where
  * json-file would rotate; compression of a rotated file runs on a thread of

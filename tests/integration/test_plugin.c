@@ -434,6 +434,58 @@ static void test_concurrent_containers(void **state)
 	}
 }
 
+/*
+ * Many containers, each a line now and then, with pauses that let the
+ * writer catch up: every batch is small, so the buffers go back to the
+ * writer's spares and on to other containers' batches.  Each file must
+ * hold its own lines, all of them, in order.
+ */
+static void test_sparse_containers(void **state)
+{
+	enum { NC = 40, NR = 30 };
+	struct harness *h = *state;
+	struct h_fifo f[NC];
+	char id[NC][65];
+	char line[128];
+	int c;
+	int i;
+
+	for (c = 0; c < NC; c++) {
+		h_container_id(id[c], 100 + (unsigned)c);
+		start_stream(h, &f[c], id[c], NULL);
+	}
+	for (i = 0; i < NR; i++) {
+		for (c = 0; c < NC; c++) {
+			/* Lines of different lengths, so a buffer left with
+			 * another container's bytes would show. */
+			snprintf(line, sizeof(line), "c%d r%d %.*s", c, i,
+				 (c * 7 + i) % 40,
+				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+			assert_int_equal(
+				h_write_line(f[c].fd, "stdout", T0 + i, line),
+				0);
+		}
+		h_sleep_ms(3);
+	}
+	for (c = 0; c < NC; c++)
+		stop_stream(h, &f[c]);
+	for (c = 0; c < NC; c++) {
+		struct h_lines ls;
+		char want[128];
+
+		assert_int_equal(h_wait_lines(h, id[c], NR, H_WAIT_MS), NR);
+		assert_int_equal(h_read_lines(h, id[c], &ls), 0);
+		assert_int_equal(ls.n, NR);
+		for (i = 0; i < NR; i++) {
+			snprintf(want, sizeof(want), "c%d r%d %.*s\n", c, i,
+				 (c * 7 + i) % 40,
+				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+			check_line_str(&ls.v[i], want, "stdout", T0 + i);
+		}
+		h_lines_release(&ls);
+	}
+}
+
 static void test_readlogs(void **state)
 {
 	struct harness *h = *state;
@@ -1104,6 +1156,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_containers,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_containers, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_readlogs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readlogs_tail_since_until,
 						setup, teardown),
