@@ -40,11 +40,13 @@
  * With a buffer of its own per sink, a line now and then on each of 1,000
  * streams touched a cold buffer three times: the cost per line rose with
  * the number of streams.  Spares are small (a flood's buffers are freed)
- * and few, so a quiet sink holds no buffer and the spares at most
- * SPARE_MAX * SPARE_CAPACITY.
+ * and bounded in number and bytes (enough for the batches of one loop turn
+ * over a few hundred sparse streams, each 16 KiB), so a quiet sink holds
+ * no buffer and the spares at most SPARE_BYTES.
  */
-#define SPARE_MAX      16
+#define SPARE_MAX      256
 #define SPARE_CAPACITY (64 * 1024)
+#define SPARE_BYTES    (4 * 1024 * 1024)
 /* The janitor's pass runs at least this often. */
 #define JANITOR_PERIOD_SEC 60
 /* Retry a failing disk after 100 ms, doubling up to 10 s. */
@@ -135,6 +137,7 @@ struct writer {
 	 * given at the top. */
 	struct buf spare[SPARE_MAX];
 	unsigned nspare;
+	size_t spare_bytes; /* their capacity */
 };
 
 static void buf_release(struct buf *b)
@@ -169,11 +172,13 @@ static void spare_put(struct writer *w, struct buf *b)
 {
 	if (b->cap == 0)
 		return;
-	if (b->cap > SPARE_CAPACITY || w->nspare == SPARE_MAX) {
+	if (b->cap > SPARE_CAPACITY || w->nspare == SPARE_MAX ||
+	    w->spare_bytes + b->cap > SPARE_BYTES) {
 		buf_release(b);
 		return;
 	}
 	b->len = 0;
+	w->spare_bytes += b->cap;
 	w->spare[w->nspare++] = *b;
 	b->data = NULL;
 	b->cap = 0;
@@ -185,6 +190,7 @@ static void spare_take(struct writer *w, struct buf *b)
 	if (b->cap != 0 || w->nspare == 0)
 		return;
 	*b = w->spare[--w->nspare];
+	w->spare_bytes -= b->cap;
 }
 
 static void sink_free(struct sink *s)
