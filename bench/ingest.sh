@@ -140,7 +140,7 @@ report() {
 	END {
 		p = median(pm, k); d = median(dm, k)
 		printf "ingest %d-byte lines, median of %d rounds: %.0f lines/s, %.0f MB/s of json-file, plugin CPU %.0f ns/line\n", l, k, median(ls, k), p, median(cpu, k)
-		printf "dd bs=1M, same filesystem, median: %.0f MB/s; ratio of medians ratelog/dd = %.2f (target >= 0.5)\n", d, p / d
+		printf "dd bs=1M, same filesystem, median: %.0f MB/s; ratio of medians ratelog/dd = %.2f (target >= 0.5); median of the rounds\047 ratios (each plugin run against the dd run after it) = %.2f\n", d, p / d, median(rs, k)
 	}'
 }
 
