@@ -516,6 +516,23 @@ static void test_escape_random_against_ref(void **state)
 	}
 }
 
+/* Encode 'e' and expect {"<key>":"<ref_escape() of s[0..n)>", then time 0. */
+static void expect_escaped(const struct log_entry *e, const char *key,
+			   const uint8_t *s, size_t n, const char *what)
+{
+	char want[1024];
+	size_t wn;
+	char *got;
+
+	wn = (size_t)snprintf(want, sizeof(want), "{\"%s\":\"", key);
+	wn += ref_escape(want + wn, s, n);
+	memcpy(want + wn, "\"," EPOCH0, sizeof("\"," EPOCH0));
+	got = encode(e, NULL, 0, NULL);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s, %s:\n got  %s want %s", key, what, got, want);
+	test_free(got);
+}
+
 /*
  * 'n' bytes as a line's text and as its stream name against ref_escape().
  * A line's text is copied 32 bytes at a time on CPUs with AVX2, a stream
@@ -523,21 +540,12 @@ static void test_escape_random_against_ref(void **state)
  */
 static void check_text_and_stream(const uint8_t *s, size_t n, const char *what)
 {
-	char want[1024];
 	char name[256];
-	size_t wn;
-	char *got;
 	struct log_entry e;
 
 	e = entry(s, n, NULL, 0);
 	e.partial = true;
-	memcpy(want, "{\"log\":\"", 8);
-	wn = 8 + ref_escape(want + 8, s, n);
-	memcpy(want + wn, "\"," EPOCH0, sizeof("\"," EPOCH0));
-	got = encode(&e, NULL, 0, NULL);
-	if (strcmp(got, want) != 0)
-		fail_msg("text, %s:\n got  %s want %s", what, got, want);
-	test_free(got);
+	expect_escaped(&e, "log", s, n, what);
 
 	assert_true(n < sizeof(name));
 	memcpy(name, s, n);
@@ -546,13 +554,7 @@ static void check_text_and_stream(const uint8_t *s, size_t n, const char *what)
 	e.partial = true;
 	e.source = name;
 	e.source_len = n;
-	memcpy(want, "{\"stream\":\"", 11);
-	wn = 11 + ref_escape(want + 11, s, n);
-	memcpy(want + wn, "\"," EPOCH0, sizeof("\"," EPOCH0));
-	got = encode(&e, NULL, 0, NULL);
-	if (strcmp(got, want) != 0)
-		fail_msg("stream, %s:\n got  %s want %s", what, got, want);
-	test_free(got);
+	expect_escaped(&e, "stream", s, n, what);
 }
 
 /*
