@@ -29,11 +29,10 @@
  * the queue fills would have lines refused for nothing.
  */
 #define HANDOVER_MAX (512 * 1024)
-/* A buffer bigger than this is freed once its sink has caught up: when a
- * batch below SMALL_BATCH goes through. */
-#define KEEP_CAPACITY (256 * 1024)
-#define SMALL_BATCH   (KEEP_CAPACITY / 4)
-#define MIN_CAPACITY  (16 * 1024)
+/* A batch below this means its sink has caught up: its buffers go to the
+ * spares (below) or are freed.  Bigger batches keep them. */
+#define SMALL_BATCH  (64 * 1024)
+#define MIN_CAPACITY (16 * 1024)
 /*
  * A sink that caught up gives its buffers to the writer's spares, and the
  * next sink to start a batch takes the one given last, still in a cache.
@@ -42,7 +41,8 @@
  * the number of streams.  Spares are small (a flood's buffers are freed)
  * and bounded in number and bytes (enough for the batches of one loop turn
  * over a few hundred sparse streams, each 16 KiB), so a quiet sink holds
- * no buffer and the spares at most SPARE_BYTES.
+ * no buffer (or the one spare a batch took and kept no line in) and the
+ * spares at most SPARE_BYTES.
  */
 #define SPARE_MAX      256
 #define SPARE_CAPACITY (64 * 1024)
