@@ -350,8 +350,7 @@ static inline int deliver_whole(struct frame_decoder *d, struct cursor *c,
 		frames++;
 		p += HEADER_BYTES + len;
 	}
-	if (skip_lines > 0)
-		flush_skipped(d, arg, &skip_lines, &skip_bytes);
+	flush_skipped(d, arg, &skip_lines, &skip_bytes);
 	d->stats.frames += frames;
 	c->pos = c->orig + (size_t)(p - c->data);
 	return rc;

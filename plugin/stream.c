@@ -61,7 +61,8 @@ struct stream {
 	int64_t now_ns;		     /* monotonic time of the current read */
 	int64_t read_ns;	     /* monotonic: the last read(2) */
 	size_t pipe_size;	     /* what the kernel holds for the FIFO */
-	int64_t wait_ns;	     /* the limiter asked to wait this long */
+	size_t read_max;    /* bytes per read(2), by policy (BLOCK_READ_*) */
+	int64_t wait_ns;    /* the limiter asked to wait this long */
 	bool head_admitted; /* the kept entry passed the limiter already */
 	bool writer_wait;   /* paused until the writer has room */
 	bool reattached;    /* opened by a restarted plugin: report the skip */
@@ -381,19 +382,12 @@ static bool outruns_pause(const struct stream *s, size_t got,
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s = arg;
-	size_t want = s->rbuf->len;
+	size_t want = s->read_max;
 	int64_t since = s->read_ns;
 	size_t got = 0;
 	int i;
 
 	(void)what;
-	if (s->block) {
-		size_t most =
-			s->lim != NULL ? BLOCK_READ_MAX : BLOCK_READ_UNLIMITED;
-
-		if (want > most)
-			want = most;
-	}
 	if (s->rbuf->turn_start_ns == 0)
 		s->rbuf->turn_start_ns = diag_now_mono();
 	for (i = 0; i < READS_PER_WAKEUP; i++) {
@@ -609,6 +603,14 @@ int stream_open(struct event_base *base, const struct stream_params *p,
 			goto out;
 		}
 		frame_decoder_set_skip(s->dec, on_skipped);
+	}
+	s->read_max = s->rbuf->len;
+	if (s->block) {
+		size_t most =
+			s->lim != NULL ? BLOCK_READ_MAX : BLOCK_READ_UNLIMITED;
+
+		if (s->read_max > most)
+			s->read_max = most;
 	}
 	rc = open_fifo(p->path, err, err_len);
 	if (rc < 0)
