@@ -341,7 +341,9 @@ int app_run(struct app *a)
 	     a->cfg.log_root);
 	/* Turn by turn, so the streams can pace the loop (stream_pace()). */
 	for (;;) {
+		writer_turn_begin(a->writer);
 		rc = event_base_loop(a->base, EVLOOP_ONCE);
+		writer_turn_end(a->writer);
 		if (rc == -1)
 			return -EIO;
 		if (rc == 1 || event_base_got_break(a->base))

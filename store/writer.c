@@ -138,6 +138,11 @@ struct writer {
 	struct buf spare[SPARE_MAX];
 	unsigned nspare;
 	size_t spare_bytes; /* their capacity */
+	/* Loop thread only: within a turn (writer_turn_begin()), batches
+	 * handed over since the thread last got a signal, which it is owed. */
+	bool in_turn;
+	bool signal_due;
+	size_t due_bytes;
 };
 
 static void buf_release(struct buf *b)
@@ -974,29 +979,52 @@ static bool hand_over(struct writer *w, struct sink *s)
 	return queue_dirty(w, s);
 }
 
+/* What the loop hands over before the writer thread must take it. */
+static size_t handover_most(const struct writer *w)
+{
+	return w->queue_max / 4 < HANDOVER_MAX ? w->queue_max / 4
+					       : HANDOVER_MAX;
+}
+
 void sink_unhold(struct sink *s, bool wake)
 {
-	struct writer *w = s->w;
-	size_t most = w->queue_max / 4 < HANDOVER_MAX ? w->queue_max / 4
-						      : HANDOVER_MAX;
-
 	s->held = false;
-	if (wake || s->fill.len >= most)
+	if (wake || s->fill.len >= handover_most(s->w))
 		sink_wake(s);
 }
 
 void sink_wake(struct sink *s)
 {
 	struct writer *w = s->w;
+	size_t n = s->fill.len;
 	bool signal;
 
-	if (s->fill.len == 0 && s->held_refused == 0)
+	if (n == 0 && s->held_refused == 0)
 		return;
 	pthread_mutex_lock(&w->lock);
 	signal = hand_over(w, s);
 	pthread_mutex_unlock(&w->lock);
-	if (signal)
-		pthread_cond_signal(&w->wake);
+	if (!signal && !w->signal_due)
+		return;
+	w->signal_due = true;
+	w->due_bytes += n;
+	if (!w->in_turn || w->due_bytes >= handover_most(w))
+		writer_turn_end(w);
+}
+
+void writer_turn_begin(struct writer *w)
+{
+	w->in_turn = true;
+}
+
+void writer_turn_end(struct writer *w)
+{
+	w->in_turn = false;
+	if (!w->signal_due)
+		return;
+	w->signal_due = false;
+	w->due_bytes = 0;
+	pthread_cond_signal(&w->wake);
 }
 
 static int append(struct sink *s, const struct log_entry *e, const char *attrs,

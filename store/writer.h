@@ -138,6 +138,20 @@ void sink_unhold(struct sink *s, bool wake);
 void sink_wake(struct sink *s);
 
 /*
+ * One turn of the event loop.  From writer_turn_begin() on, the batches
+ * handed over do not wake the writer thread one by one: writer_turn_end()
+ * wakes it once for all of them.  With many containers each ready with a
+ * few lines, a wake-up per sink took the thread out of its sleep for one
+ * sink while the loop read the next, two wake-ups a turn or more.  Once a
+ * turn has handed over a few hundred KiB (what sink_unhold() hands over
+ * at once), the thread is woken at once all the same, and the turn goes
+ * on as an ordinary one, so a flood never waits for the end of a turn.
+ * Loop thread only.
+ */
+void writer_turn_begin(struct writer *w);
+void writer_turn_end(struct writer *w);
+
+/*
  * Encode 'e' as a json-file line (with 'attrs', a rendered JSON object or
  * NULL) and queue it.  Returns 0, or -ENOBUFS when the pending limit is
  * reached (nothing queued; the refusal is counted).
