@@ -26,7 +26,7 @@
  *      curve that shows what a stream costs).  Each row is relative to
  *      the 1-stream figure and to a reference logger given the identical
  *      load right after it, with the context switches per 1,000 lines of
- *      both.  The
+ *      both and the lines per read(2) and per write(2).  The
  *      reference is one thread in this process doing the same job with the
  *      least machinery: epoll (level-triggered) over the N FIFOs, for each
  *      ready FIFO one read(2), the project's frame decoder, jsonline_encode()
@@ -58,7 +58,10 @@
  * ("200,400,600,800": tried in order while the previous one kept up),
  * SCALE_EACH (20 lines/s per stream), SCALE_RATE (20000 lines/s in
  * total), SCALE_BURST (20 lines), SCALE_SECONDS (5), SCALE_STREAMS
- * ("1,10,100,1000"), SCALE_CURVES ("esb": each, split, burst), PARTS ("mlfs":
+ * ("1,10,100,1000"), SCALE_CURVES ("esb": each, split, burst), SCALE_ROUNDS
+ * (3: the burst curve, the one the target reads, runs this many times, every
+ * other time bottom to top, and prints the medians; on these machines one
+ * run of a row moved by a third from one minute to the next), PARTS ("mlfs":
  * memory+idle, latency, follow, scaling), RATELOG_BIN (build/ratelog), TMPDIR.
  *
  * The load generator (one thread, one write(2) per line) and the reader
@@ -207,7 +210,8 @@ struct usage {
 	uint64_t run_ns;  /* schedstat of the threads alive now */
 	uint64_t loop_ns; /* of those, the main thread's: the event loop */
 	uint64_t ctxsw;	  /* voluntary + involuntary, threads alive now */
-	uint64_t reads;	  /* FIFO reads: known for the reference only */
+	uint64_t reads;	  /* read(2)s: the plugin's every one (/proc/PID/io) */
+	uint64_t writes;  /* write(2)s: the same */
 	int threads;
 };
 
@@ -325,6 +329,9 @@ static void usage_read(pid_t pid, struct usage *u)
 			u->loop_ns = v[i].run_ns;
 	}
 	u->threads = (int)n;
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	u->reads = status_field(path, "syscr:");
+	u->writes = status_field(path, "syscw:");
 }
 
 static double ticks_ms(uint64_t ticks)
@@ -1154,7 +1161,8 @@ struct result {
 	double loop_ns_per_line; /* of that, on the event loop's thread */
 	double plugin_pct;	 /* plugin CPU over the window, % of one core */
 	double loop_pct;	 /* the event loop thread's share of that */
-	double lines_per_read;	 /* the reference's; 0 for the plugin */
+	double lines_per_read;	 /* lines over read(2)s */
+	double lines_per_write;	 /* lines over write(2)s */
 	double switches_per_kline; /* context switches per 1,000 lines */
 	long hwm_kib;
 };
@@ -1201,6 +1209,10 @@ static int measure(struct phase *p, double rate, unsigned burst, double secs,
 	r->lines_per_read =
 		b.reads > a.reads
 			? (double)r->ld.sent / (double)(b.reads - a.reads)
+			: 0;
+	r->lines_per_write =
+		b.writes > a.writes
+			? (double)r->ld.sent / (double)(b.writes - a.writes)
 			: 0;
 	r->switches_per_kline = r->ld.sent != 0
 					? (double)(b.ctxsw - a.ctxsw) * 1000.0 /
@@ -1568,16 +1580,42 @@ enum scale_load {
  *
  * SCALE_BURST: the same total, in writes of 'burst' lines.  The bursts
  * come at the same pace on every row, one stream's after another's, so
- * the lines per wake-up, per read(2) and per write(2) stay as they are and
- * only the number of streams changes.  That is the curve that shows what
- * a stream costs: flat if nothing in the plugin grows with their number.
+ * the wake-ups per second stay as they are and only the number of streams
+ * changes.  That is the curve that shows what a stream costs: flat if
+ * nothing in the plugin grows with their number.  One thing does, for any
+ * logger that paces its reads: on one stream, the bursts that came during
+ * a pause are one read(2) and one write(2); on a thousand, each burst is a
+ * stream's own.  The lines per read(2) and per write(2) columns show it
+ * (the plugin's, from /proc/PID/io, every read and write it made).
  */
-static int scale_curve(enum scale_load load, double rate, unsigned burst,
-		       double secs)
+/* The median of v[0..n-1] (reorders v). */
+static double median_of(double *v, size_t n)
 {
-	long counts[16];
-	size_t nc = env_list("SCALE_STREAMS", "1,10,100,1000", counts, 16);
-	double plug[16], ref[16];
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	if (n == 0)
+		return 0;
+	return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define SCALE_ROWS_MAX	 16
+#define SCALE_ROUNDS_MAX 9
+
+static int scale_curve(enum scale_load load, double rate, unsigned burst,
+		       double secs, unsigned rounds)
+{
+	long counts[SCALE_ROWS_MAX];
+	size_t nc = env_list("SCALE_STREAMS", "1,10,100,1000", counts,
+			     SCALE_ROWS_MAX);
+	static struct result rp[SCALE_ROUNDS_MAX][SCALE_ROWS_MAX];
+	static struct result rr[SCALE_ROUNDS_MAX][SCALE_ROWS_MAX];
+	double plug[SCALE_ROWS_MAX], ref[SCALE_ROWS_MAX];
+	double v[SCALE_ROUNDS_MAX], w[SCALE_ROUNDS_MAX];
 	size_t lo = 0, hi = 0;
 
 	if (load == SCALE_EACH)
@@ -1598,45 +1636,106 @@ static int scale_curve(enum scale_load load, double rate, unsigned burst,
 		       "plugin CPU per line (target: flat) beside the "
 		       "reference logger's\n",
 		       rate, burst, secs);
-	printf("| streams | lines/s each | lines sent | plugin CPU ms (ticks) "
-	       "| plugin CPU ms (schedstat) | ns CPU/line | of which event "
-	       "loop | vs "
-	       "1st row | switches per 1k lines | file p99 ms | missing | "
-	       "reference ns CPU/line | "
-	       "plugin / reference | reference lines per read | reference "
-	       "switches per 1k lines | reference "
-	       "file p99 ms | reference missing |\n"
-	       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-	       "---|---|\n");
 	for (size_t k = 0; k < nc; k++) {
-		size_t n = (size_t)counts[k];
-		double per = load == SCALE_EACH ? rate : rate / (double)n;
-		unsigned b = load == SCALE_BURST ? burst : 1;
-		struct result r, rr;
-
-		/* The plugin first, then the reference: each alone on the
-		 * machine, with the same load (rate, seconds, line). */
-		if (scale_row(false, n, per, b, secs, &r) != 0 ||
-		    scale_row(true, n, per, b, secs, &rr) != 0)
-			return -1;
-		plug[k] = r.ns_per_line;
-		ref[k] = rr.ns_per_line;
 		if (counts[k] < counts[lo])
 			lo = k;
 		if (counts[k] > counts[hi])
 			hi = k;
-		printf("| %zu | %.0f | %llu | %.0f | %.1f | %.0f | %.0f | "
-		       "%.2fx | %.0f "
-		       "| %.1f | %llu | %.0f | %.2fx | %.1f | %.0f | %.1f | "
-		       "%llu |\n",
-		       n, per, (unsigned long long)r.ld.sent, r.cpu_ms,
-		       r.cpu_sched_ms, r.ns_per_line, r.loop_ns_per_line,
-		       plug[0] > 0 ? r.ns_per_line / plug[0] : 0,
-		       r.switches_per_kline, r.lat.p99,
-		       (unsigned long long)r.missing, rr.ns_per_line,
-		       rr.ns_per_line > 0 ? r.ns_per_line / rr.ns_per_line : 0,
-		       rr.lines_per_read, rr.switches_per_kline, rr.lat.p99,
-		       (unsigned long long)rr.missing);
+	}
+	for (unsigned round = 0; round < rounds; round++) {
+		/* Every other round runs the rows the other way round, so
+		 * a machine slowing down (or speeding up) over the curve
+		 * does not tilt it. */
+		for (size_t i = 0; i < nc; i++) {
+			size_t k = round % 2 == 0 ? i : nc - 1 - i;
+			size_t n = (size_t)counts[k];
+			double per =
+				load == SCALE_EACH ? rate : rate / (double)n;
+			unsigned b = load == SCALE_BURST ? burst : 1;
+
+			/* The plugin first, then the reference: each alone
+			 * on the machine, with the same load (rate,
+			 * seconds, line). */
+			if (scale_row(false, n, per, b, secs,
+				      &rp[round][k]) != 0 ||
+			    scale_row(true, n, per, b, secs, &rr[round][k]) !=
+				    0)
+				return -1;
+		}
+		if (rounds > 1)
+			printf("round %u of %u (rows run %s):\n", round + 1,
+			       rounds,
+			       round % 2 == 0 ? "top to bottom"
+					      : "bottom to top");
+		printf("| streams | lines/s each | lines sent | plugin CPU ms "
+		       "(ticks) "
+		       "| plugin CPU ms (schedstat) | ns CPU/line | of which "
+		       "event loop | vs "
+		       "1st row | switches per 1k lines | lines per read(2) | "
+		       "lines per write(2) | file p99 ms | missing | "
+		       "reference ns CPU/line | "
+		       "plugin / reference | reference lines per read | "
+		       "reference switches per 1k lines | reference "
+		       "file p99 ms | reference missing |\n"
+		       "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+		       "---|---|---|---|---|---|\n");
+		for (size_t k = 0; k < nc; k++) {
+			const struct result *r = &rp[round][k];
+			const struct result *q = &rr[round][k];
+			double first = rp[round][lo].ns_per_line;
+
+			printf("| %ld | %.0f | %llu | %.0f | %.1f | %.0f | "
+			       "%.0f | %.2fx | %.0f | %.1f | %.1f "
+			       "| %.1f | %llu | %.0f | %.2fx | %.1f | %.0f | "
+			       "%.1f | %llu |\n",
+			       counts[k],
+			       load == SCALE_EACH ? rate
+						  : rate / (double)counts[k],
+			       (unsigned long long)r->ld.sent, r->cpu_ms,
+			       r->cpu_sched_ms, r->ns_per_line,
+			       r->loop_ns_per_line,
+			       first > 0 ? r->ns_per_line / first : 0,
+			       r->switches_per_kline, r->lines_per_read,
+			       r->lines_per_write, r->lat.p99,
+			       (unsigned long long)r->missing, q->ns_per_line,
+			       q->ns_per_line > 0
+				       ? r->ns_per_line / q->ns_per_line
+				       : 0,
+			       q->lines_per_read, q->switches_per_kline,
+			       q->lat.p99, (unsigned long long)q->missing);
+		}
+	}
+	for (size_t k = 0; k < nc; k++) {
+		for (unsigned round = 0; round < rounds; round++) {
+			v[round] = rp[round][k].ns_per_line;
+			w[round] = rr[round][k].ns_per_line;
+		}
+		plug[k] = median_of(v, rounds);
+		ref[k] = median_of(w, rounds);
+	}
+	if (rounds > 1) {
+		printf("medians of the %u rounds:\n| streams | plugin ns "
+		       "CPU/line | vs 1st row | reference ns CPU/line | vs "
+		       "1st row | plugin / reference |\n"
+		       "|---|---|---|---|---|---|\n",
+		       rounds);
+		for (size_t k = 0; k < nc; k++)
+			printf("| %ld | %.0f | %.2fx | %.0f | %.2fx | %.2fx "
+			       "|\n",
+			       counts[k], plug[k],
+			       plug[lo] > 0 ? plug[k] / plug[lo] : 0, ref[k],
+			       ref[lo] > 0 ? ref[k] / ref[lo] : 0,
+			       ref[k] > 0 ? plug[k] / ref[k] : 0);
+		printf("the plugin's %ld-stream row over its %ld-stream row, "
+		       "round by round:",
+		       counts[hi], counts[lo]);
+		for (unsigned round = 0; round < rounds; round++)
+			printf(" %.2fx", rp[round][lo].ns_per_line > 0
+						 ? rp[round][hi].ns_per_line /
+							   rp[round][lo]
+								   .ns_per_line
+						 : 0);
+		printf("\n");
 	}
 	/* The ratio is what the plugin adds; the reference's own curve is
 	 * what one file per stream costs anyone at that load. */
@@ -1656,6 +1755,7 @@ static int part_scaling(void)
 	double secs = (double)env_long("SCALE_SECONDS", 5);
 	double rate = (double)env_long("SCALE_RATE", 20000);
 	long burst = env_long("SCALE_BURST", 20);
+	long rounds = env_long("SCALE_ROUNDS", 3);
 	const char *curves = getenv("SCALE_CURVES"); /* e.g. "sb" */
 
 	if (burst < 1 || burst > BURST_MAX) {
@@ -1664,15 +1764,21 @@ static int part_scaling(void)
 	}
 	if (curves == NULL)
 		curves = "esb";
+	if (rounds < 1 || rounds > SCALE_ROUNDS_MAX) {
+		fprintf(stderr, "streams: SCALE_ROUNDS is 1 to %d\n",
+			SCALE_ROUNDS_MAX);
+		return -1;
+	}
 	if (strchr(curves, 'e') != NULL &&
 	    scale_curve(SCALE_EACH, (double)env_long("SCALE_EACH", 20), 1,
-			secs) != 0)
+			secs, 1) != 0)
 		return -1;
 	if (strchr(curves, 's') != NULL &&
-	    scale_curve(SCALE_SPLIT, rate, 1, secs) != 0)
+	    scale_curve(SCALE_SPLIT, rate, 1, secs, 1) != 0)
 		return -1;
 	if (strchr(curves, 'b') != NULL &&
-	    scale_curve(SCALE_BURST, rate, (unsigned)burst, secs) != 0)
+	    scale_curve(SCALE_BURST, rate, (unsigned)burst, secs,
+			(unsigned)rounds) != 0)
 		return -1;
 	return 0;
 }
