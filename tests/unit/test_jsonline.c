@@ -607,6 +607,62 @@ static void test_escape_run_tails(void **state)
 	}
 }
 
+/*
+ * JSON logged as text: a quote or a backslash every few bytes, now and then
+ * another byte to escape.  The AVX2 encoder escapes a block whose only
+ * stops are quotes and backslashes in one go, shifting the rest of the
+ * block at each; every byte must land once, in order, and the encoder must
+ * read nothing past the text (each text is a heap block of its own size,
+ * for ASan) nor write past its bound (encode() allocates exactly that).
+ */
+static void test_escape_quote_dense(void **state)
+{
+	static const char *const others[] = {
+		"<", "\n", "\x01", "\xc3\xa9", "\xe2\x80\xa8", "\xff"};
+	const size_t no = sizeof(others) / sizeof(others[0]);
+	char what[64];
+	int round;
+
+	(void)state;
+	for (round = 0; round < 20000; round++) {
+		/* Not empty: an empty text has no "log" key at all. */
+		size_t len = 1 + rnd_below(200), n = 0;
+		/* malloc(), not test_malloc(): ASan then sees a read past
+		 * the end, where cmocka's guard bytes would hide it. */
+		uint8_t *s = malloc(len + 1);
+
+		assert_non_null(s);
+		while (n < len) {
+			size_t r = rnd_below(64);
+
+			if (r < 16) {
+				s[n++] = '"';
+			} else if (r < 24) {
+				s[n++] = '\\';
+			} else if (r == 24 && round % 2 == 1) {
+				/* Half the texts have other stops too. */
+				const char *o = others[rnd_below(no)];
+				size_t ol = strlen(o);
+
+				if (n + ol > len)
+					break;
+				memcpy(s + n, o, ol);
+				n += ol;
+			} else {
+				s[n++] = (uint8_t)('a' + rnd_below(26));
+			}
+		}
+		if (n == 0)
+			s[n++] = '"';
+		snprintf(what, sizeof(what), "round %d, %zu bytes", round, n);
+		/* Shrunk to what was written, so the end is the block's. */
+		s = realloc(s, n);
+		assert_non_null(s);
+		check_text_and_stream(s, n, what);
+		free(s);
+	}
+}
+
 /* ---- whole lines ------------------------------------------------------- */
 
 static void test_line_golden(void **state)
@@ -1255,8 +1311,8 @@ static void gen_hex4(struct gen *g, uint32_t v)
 }
 
 /* A JSON string with escapes of every kind; no lone surrogates, which
- * jansson refuses. */
-static void gen_string(struct gen *g)
+ * jansson refuses, and as an object key ('key') no \\u0000 either. */
+static void gen_string_as(struct gen *g, bool key)
 {
 	static const char *const short_esc[] = {"\\\"", "\\\\", "\\/", "\\b",
 						"\\f",	"\\n",	"\\r", "\\t"};
@@ -1273,7 +1329,8 @@ static void gen_string(struct gen *g)
 		case 1:
 			do {
 				cp = (uint32_t)rnd_below(0x10000);
-			} while (cp >= 0xd800 && cp <= 0xdfff);
+			} while ((cp >= 0xd800 && cp <= 0xdfff) ||
+				 (key && cp == 0));
 			gen_hex4(g, cp);
 			break;
 		case 2:
@@ -1294,6 +1351,11 @@ static void gen_string(struct gen *g)
 		}
 	}
 	gen_put(g, "\"", 1);
+}
+
+static void gen_string(struct gen *g)
+{
+	gen_string_as(g, false);
 }
 
 static void gen_number(struct gen *g)
@@ -1344,7 +1406,7 @@ static void gen_value(struct gen *g, int depth)
 				gen_put(g, ",", 1);
 				gen_ws(g);
 			}
-			gen_string(g);
+			gen_string_as(g, true);
 			gen_ws(g);
 			gen_put(g, ":", 1);
 			gen_ws(g);
@@ -1816,6 +1878,7 @@ int main(void)
 		cmocka_unit_test(test_escape_control_bytes),
 		cmocka_unit_test(test_escape_exhaustive_short),
 		cmocka_unit_test(test_escape_random_against_ref),
+		cmocka_unit_test(test_escape_quote_dense),
 		cmocka_unit_test(test_escape_run_tails),
 		cmocka_unit_test(test_line_golden),
 		cmocka_unit_test(test_line_partials),
