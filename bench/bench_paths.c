@@ -15,6 +15,10 @@
  * Prints ns/line for each and the ratio write/drop; the drop path must be
  * at least 10 times cheaper (issue 7).  CPU time is the process's own, all
  * threads (CLOCK_PROCESS_CPUTIME_ID), best of several rounds.
+ *
+ * Then jsonline_encode() alone on lines of a few kinds, each beside the
+ * plain 100-byte line: JSON logged as text has a quote every few bytes,
+ * and each is a byte to escape.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -181,6 +185,67 @@ static double run(const uint8_t *frames, size_t n, uint64_t rate, int fd,
 	return best;
 }
 
+/* jsonline_encode() of 'text', best of ROUNDS, in ns per line. */
+static double encode_alone(const char *text)
+{
+	static char out[64 * 1024];
+	struct log_entry e;
+	double best = 0;
+	size_t sum = 0;
+
+	memset(&e, 0, sizeof(e));
+	e.source = "stdout";
+	e.source_len = 6;
+	e.line = (const uint8_t *)text;
+	e.line_len = strlen(text);
+	for (int r = 0; r < ROUNDS; r++) {
+		int64_t t0 = cpu_ns();
+		double ns;
+
+		for (int i = 0; i < LINES; i++) {
+			e.time_nano = INT64_C(1700000000000000000) + i * 1000;
+			sum += jsonline_encode(out, &e, NULL, 0);
+		}
+		ns = (double)(cpu_ns() - t0) / LINES;
+		if (r == 0 || ns < best)
+			best = ns;
+	}
+	if (sum == 0)
+		printf("(nothing encoded)\n");
+	return best;
+}
+
+static void encode_kinds(void)
+{
+	static const char json98[] =
+		"{\"level\":\"info\",\"msg\":\"request handled\",\"status\":"
+		"200,\"path\":\"/api/v1/items?x=1&y=<2>\",\"dur\":0.012}";
+	static const char json300[] =
+		"{\"ts\":\"2026-11-29T08:41:25.123Z\",\"level\":\"info\",\"logger"
+		"\":\"http\",\"msg\":\"request handled\",\"method\":\"GET\","
+		"\"path\":\"/api/v1/items/42\",\"status\":200,\"bytes\":5120,"
+		"\"duration_ms\":12.5,\"remote\":\"10.0.3.17\",\"user_agent\":"
+		"\"curl/7.88.1\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736"
+		"\",\"span_id\":\"00f067aa0ba902b7\",\"retry\":false}";
+	char plain100[100], plain1000[1000];
+	double base, p1000, j98, j300;
+
+	memset(plain100, 'x', sizeof(plain100) - 1);
+	plain100[sizeof(plain100) - 1] = '\0';
+	memset(plain1000, 'x', sizeof(plain1000) - 1);
+	plain1000[sizeof(plain1000) - 1] = '\0';
+	base = encode_alone(plain100);
+	p1000 = encode_alone(plain1000);
+	j98 = encode_alone(json98);
+	j300 = encode_alone(json300);
+	printf("encode alone, ns per line (and over the plain %zu-byte line): "
+	       "plain %zu B %.1f; plain %zu B %.1f (%.1fx); JSON %zu B %.1f "
+	       "(%.1fx); JSON %zu B %.1f (%.1fx)\n",
+	       strlen(plain100), strlen(plain100), base, strlen(plain1000),
+	       p1000, p1000 / base, strlen(json98), j98, j98 / base,
+	       strlen(json300), j300, j300 / base);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/tmp";
@@ -222,6 +287,7 @@ int main(int argc, char **argv)
 	printf("write/drop:  %6.1f (issue 7 wants >= 10); encode+write/drop: "
 	       "%.1f\n",
 	       wr / drop, enc / drop);
+	encode_kinds();
 	free(frames);
 	return 0;
 }
