@@ -343,14 +343,19 @@ static char *escape_stop(char *d, const uint8_t **pp, const uint8_t *end)
 	return d + 6;
 }
 
+typedef size_t copy_plain_fn(char *d, const uint8_t *p, const uint8_t *end);
+typedef char *escape_stop_fn(char *d, const uint8_t **pp, const uint8_t *end);
+
 /*
  * Encode the 'n' bytes at 's' as the inside of a JSON string, as moby does:
  * '"', '\\', control bytes, '<', '>', '&', U+2028 and U+2029 are escaped and
  * each byte of an invalid UTF-8 sequence becomes U+FFFD; at most 6 bytes out
- * per byte in.  Returns the new end.  escape_avx2() is the same loop with
- * wider blocks.
+ * per byte in.  Returns the new end.  Always inlined, with 'copy' and 'stop'
+ * known, so each caller gets its own loop with its copy_plain() inlined.
  */
-static char *escape(char *d, const uint8_t *s, size_t n)
+static inline __attribute__((always_inline)) char *
+escape_with(char *d, const uint8_t *s, size_t n, copy_plain_fn *copy,
+	    escape_stop_fn *stop)
 {
 	const uint8_t *p = s;
 	const uint8_t *end = s + n;
@@ -359,13 +364,18 @@ static char *escape(char *d, const uint8_t *s, size_t n)
 	if (n == 0)
 		return d; /* 's' may be NULL */
 	for (;;) {
-		k = copy_plain(d, p, end);
+		k = copy(d, p, end);
 		p += k;
 		d += k;
 		if (p == end)
 			return d;
-		d = escape_stop(d, &p, end);
+		d = stop(d, &p, end);
 	}
+}
+
+static char *escape(char *d, const uint8_t *s, size_t n)
+{
+	return escape_with(d, s, n, copy_plain, escape_stop);
 }
 
 #if defined(HAVE_AVX2_PATH)
@@ -442,20 +452,7 @@ escape_stop_avx2(char *d, const uint8_t **pp, const uint8_t *end)
 __attribute__((target("avx2"))) static char *
 escape_avx2(char *d, const uint8_t *s, size_t n)
 {
-	const uint8_t *p = s;
-	const uint8_t *end = s + n;
-	size_t k;
-
-	if (n == 0)
-		return d; /* 's' may be NULL */
-	for (;;) {
-		k = copy_plain_avx2(d, p, end);
-		p += k;
-		d += k;
-		if (p == end)
-			return d;
-		d = escape_stop_avx2(d, &p, end);
-	}
+	return escape_with(d, s, n, copy_plain_avx2, escape_stop_avx2);
 }
 #endif
 
