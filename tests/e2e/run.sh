@@ -25,6 +25,9 @@
 #   l  max-size=100k, max-file=3 on 5 MB: at most 3 files, 300k + 3 lines
 #   m  labels=app with --label app=web gives every line the attr
 #   n  docker logs --tail, --since, --until, --timestamps as with json-file
+#   q  JSON logged as text (a quote every few bytes, backslashes, <>&, a
+#      tab, UTF-8, U+2028, an invalid byte): the lines on disk byte for
+#      byte as json-file writes them, times aside, and docker logs the same
 #   o  kill -9 of the plugin while a container logs numbered beats:
 #      dockerd restarts it, it re-attaches, logging resumes within 5 s
 #   p  docker plugin disable -f, upgrade, enable: every stored log stays
@@ -507,6 +510,38 @@ check_read_flags() {
 		"docker logs --since line10 --until line20"
 }
 
+check_json_text() {
+	# 40 lines of 100 to 400 bytes, as a structured logger writes them.
+	_i=0
+	: >"$E2E_TMP/q.in"
+	while [ $_i -lt 40 ]; do
+		printf '{"level":"info","i":%d,"msg":"say \\"hi\\" to C:\\\\tmp\\\\x","url":"/a?b=1&c=<2>","tab":"\t","e":"\303\251\342\200\250","pad":"%s"}\n' \
+			"$_i" "$(head -c $((_i * 7)) /dev/zero | tr '\0' 'q')" \
+			>>"$E2E_TMP/q.in"
+		_i=$((_i + 1))
+	done
+	printf 'bad \377 byte, "quoted" \\ and more "quotes" after it, long enough to need blocks of them\n' \
+		>>"$E2E_TMP/q.in"
+	_cmd="cat <<'RATELOG_E2E_EOF'
+$(cat "$E2E_TMP/q.in")
+RATELOG_E2E_EOF"
+	_c=$(run_detached q --log-driver "$ALIAS" "$IMAGE" sh -c "$_cmd") ||
+		return 1
+	_j=$(run_detached q2 --log-driver json-file "$IMAGE" sh -c "$_cmd") ||
+		return 1
+	wait_exit "$_c" && wait_exit "$_j" || return 1
+	dk logs "$_c" >"$E2E_TMP/q.r" 2>&1 && dk logs "$_j" >"$E2E_TMP/q.j" 2>&1 ||
+		return 1
+	same_file "$E2E_TMP/q.j" "$E2E_TMP/q.r" "docker logs" || return 1
+	_jf=$(dk inspect --format '{{.LogPath}}' "$_j") || return 1
+	_f=$(logfile "$_c")
+	wait_lines "$_f" 41 || return 1
+	sed 's/,"time":"[^"]*"}$/}/' "$_jf" >"$E2E_TMP/q.jfile"
+	sed 's/,"time":"[^"]*"}$/}/' "$_f" >"$E2E_TMP/q.rfile"
+	same_file "$E2E_TMP/q.jfile" "$E2E_TMP/q.rfile" \
+		"the lines on disk (times aside) against json-file's"
+}
+
 # The pid of the plugin's process (the one ratelog serve on the host).
 plugin_pid() {
 	pgrep -f -n '^/usr/bin/ratelog serve' 2>/dev/null || true
@@ -702,6 +737,8 @@ e2e_case "l: max-size=100k, max-file=3 on 5 MB" check_capped
 e2e_case "m: labels=app gives the attr" check_labels
 e2e_case "n: docker logs --tail/--since/--until/--timestamps" \
 	check_read_flags
+e2e_case "q: JSON logged as text, byte for byte as json-file" \
+	check_json_text
 e2e_case "p: plugin disable -f, upgrade, enable keeps the logs" check_upgrade
 e2e_case "o: kill -9 of the plugin while a container logs" check_crash
 if [ -n "$E2E_DOCKERD_PID" ]; then
