@@ -394,96 +394,86 @@ static void test_second_start_appends(void **state)
 	h_lines_release(&ls);
 }
 
-/* Several containers at once, their frames interleaved in time. */
-static void test_concurrent_containers(void **state)
+/* The text of line 'i' of container 'c', without its newline. */
+typedef void line_text_fn(char *buf, size_t len, int c, int i);
+
+#define INTERLEAVED_MAX 40
+
+/*
+ * 'nc' containers, 'nr' rounds of one line each in turn, 'pause_ms'
+ * between rounds: each file must then hold its own lines, all of them, in
+ * order.
+ */
+static void check_interleaved(struct harness *h, int nc, int nr,
+			      unsigned id_base, int pause_ms,
+			      line_text_fn *text)
 {
-	enum { NC = 6, NL = 400 };
-	struct harness *h = *state;
-	struct h_fifo f[NC];
-	char id[NC][65];
-	char line[64];
+	struct h_fifo f[INTERLEAVED_MAX];
+	char id[INTERLEAVED_MAX][65];
+	char line[128];
 	int c;
 	int i;
 
-	for (c = 0; c < NC; c++) {
-		h_container_id(id[c], 10 + (unsigned)c);
+	assert_true(nc <= INTERLEAVED_MAX);
+	for (c = 0; c < nc; c++) {
+		h_container_id(id[c], id_base + (unsigned)c);
 		start_stream(h, &f[c], id[c], NULL);
 	}
-	for (i = 0; i < NL; i++) {
-		for (c = 0; c < NC; c++) {
-			snprintf(line, sizeof(line), "c%d l%d", c, i);
+	for (i = 0; i < nr; i++) {
+		for (c = 0; c < nc; c++) {
+			text(line, sizeof(line), c, i);
 			assert_int_equal(
 				h_write_line(f[c].fd, "stdout", T0 + i, line),
 				0);
 		}
+		if (pause_ms > 0)
+			h_sleep_ms(pause_ms);
 	}
-	for (c = 0; c < NC; c++)
+	for (c = 0; c < nc; c++)
 		stop_stream(h, &f[c]);
-	for (c = 0; c < NC; c++) {
+	for (c = 0; c < nc; c++) {
 		struct h_lines ls;
-		char want[64];
+		char want[sizeof(line) + 1];
 
-		assert_int_equal(h_wait_lines(h, id[c], NL, H_WAIT_MS), NL);
+		assert_int_equal(h_wait_lines(h, id[c], nr, H_WAIT_MS), nr);
 		assert_int_equal(h_read_lines(h, id[c], &ls), 0);
-		assert_int_equal(ls.n, NL);
-		for (i = 0; i < NL; i++) {
-			snprintf(want, sizeof(want), "c%d l%d\n", c, i);
+		assert_int_equal(ls.n, nr);
+		for (i = 0; i < nr; i++) {
+			text(want, sizeof(line), c, i);
+			strcat(want, "\n");
 			check_line_str(&ls.v[i], want, "stdout", T0 + i);
 		}
 		h_lines_release(&ls);
 	}
 }
 
+static void short_text(char *buf, size_t len, int c, int i)
+{
+	snprintf(buf, len, "c%d l%d", c, i);
+}
+
+/* Several containers at once, their frames interleaved in time. */
+static void test_concurrent_containers(void **state)
+{
+	check_interleaved(*state, 6, 400, 10, 0, short_text);
+}
+
+/* Lines of different lengths, so a buffer left with another container's
+ * bytes would show. */
+static void varied_text(char *buf, size_t len, int c, int i)
+{
+	snprintf(buf, len, "c%d r%d %.*s", c, i, (c * 7 + i) % 40,
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+}
+
 /*
  * Many containers, each a line now and then, with pauses that let the
  * writer catch up: every batch is small, so the buffers go back to the
- * writer's spares and on to other containers' batches.  Each file must
- * hold its own lines, all of them, in order.
+ * writer's spares and on to other containers' batches.
  */
 static void test_sparse_containers(void **state)
 {
-	enum { NC = 40, NR = 30 };
-	struct harness *h = *state;
-	struct h_fifo f[NC];
-	char id[NC][65];
-	char line[128];
-	int c;
-	int i;
-
-	for (c = 0; c < NC; c++) {
-		h_container_id(id[c], 100 + (unsigned)c);
-		start_stream(h, &f[c], id[c], NULL);
-	}
-	for (i = 0; i < NR; i++) {
-		for (c = 0; c < NC; c++) {
-			/* Lines of different lengths, so a buffer left with
-			 * another container's bytes would show. */
-			snprintf(line, sizeof(line), "c%d r%d %.*s", c, i,
-				 (c * 7 + i) % 40,
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-			assert_int_equal(
-				h_write_line(f[c].fd, "stdout", T0 + i, line),
-				0);
-		}
-		h_sleep_ms(3);
-	}
-	for (c = 0; c < NC; c++)
-		stop_stream(h, &f[c]);
-	for (c = 0; c < NC; c++) {
-		struct h_lines ls;
-		char want[128];
-
-		assert_int_equal(h_wait_lines(h, id[c], NR, H_WAIT_MS), NR);
-		assert_int_equal(h_read_lines(h, id[c], &ls), 0);
-		assert_int_equal(ls.n, NR);
-		for (i = 0; i < NR; i++) {
-			snprintf(want, sizeof(want), "c%d r%d %.*s\n", c, i,
-				 (c * 7 + i) % 40,
-				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-			check_line_str(&ls.v[i], want, "stdout", T0 + i);
-		}
-		h_lines_release(&ls);
-	}
+	check_interleaved(*state, 40, 30, 100, 3, varied_text);
 }
 
 static void test_readlogs(void **state)
